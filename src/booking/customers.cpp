@@ -1,0 +1,30 @@
+#include "booking/customers.h"
+
+#include "domain/phone.h"
+
+namespace appointd::booking {
+
+Result<std::string> company_phone(store::ReadTx& tx, Id company_id, const std::string& raw) {
+  auto co = tx.company(company_id);
+  if (!co) return Error::not_found("company");
+  auto p = normalize_phone(raw, co->country);
+  if (!p) return Error{ErrorCode::kInvalidPhone, "not a valid phone number: " + raw};
+  return *p;
+}
+
+Result<store::CustomerUpsert> upsert_customer(store::WriteTx& tx, const UpsertCustomer& c) {
+  if (c.customer.name.size() > 200 || c.customer.email.size() > 200)
+    return Error::validation("name and email are at most 200 characters");
+  auto phone = company_phone(tx, c.company_id, c.customer.phone);
+  if (!phone) return phone.error();
+  Customer cu{0, c.company_id, *phone, c.customer.name, c.customer.email, c.source, c.now};
+  auto r = tx.upsert_customer(cu);
+  if (r.created) {
+    tx.append_event({0, c.company_id, 0, "customer.created",
+                     nlohmann::json{{"customer_id", r.customer.id}, {"source", c.source}}.dump(),
+                     c.now});
+  }
+  return r;
+}
+
+}  // namespace appointd::booking

@@ -1,0 +1,28 @@
+#include "domain/phone.h"
+
+#include <phonenumbers/phonenumberutil.h>
+
+namespace appointd {
+
+using i18n::phonenumbers::PhoneNumber;
+using i18n::phonenumbers::PhoneNumberUtil;
+
+std::optional<std::string> normalize_phone(std::string_view raw, std::string_view region) {
+  if (raw.empty() || raw.size() > 64) return std::nullopt;
+  const PhoneNumberUtil* util = PhoneNumberUtil::GetInstance();
+  PhoneNumber n;
+  if (util->Parse(std::string(raw), std::string(region), &n) != PhoneNumberUtil::NO_PARSING_ERROR)
+    return std::nullopt;
+  if (!util->IsValidNumber(n)) return std::nullopt;
+  std::string out;
+  util->Format(n, PhoneNumberUtil::E164, &out);
+  return out;
+}
+
+bool is_known_region(std::string_view country) {
+  std::set<std::string> regions;
+  PhoneNumberUtil::GetInstance()->GetSupportedRegions(&regions);
+  return regions.count(std::string(country)) > 0;
+}
+
+}  // namespace appointd

@@ -1,0 +1,70 @@
+#include "domain/time.h"
+
+#include <date/date.h>
+
+#include <cctype>
+
+namespace appointd {
+namespace {
+
+bool digits(std::string_view s, size_t pos, size_t n, int& out) {
+  if (pos + n > s.size()) return false;
+  int v = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  out = v;
+  return true;
+}
+
+}  // namespace
+
+std::optional<Instant> parse_rfc3339(std::string_view s) {
+  int y, mo, d, h, mi, se;
+  if (!digits(s, 0, 4, y) || s.size() < 20 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
+      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+      !digits(s, 11, 2, h) || s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' ||
+      !digits(s, 17, 2, se))
+    return std::nullopt;
+  size_t p = 19;
+  if (p < s.size() && s[p] == '.') {
+    ++p;
+    size_t start = p;
+    while (p < s.size() && std::isdigit(static_cast<unsigned char>(s[p]))) ++p;
+    if (p == start || p - start > 9) return std::nullopt;
+  }
+  if (p >= s.size()) return std::nullopt;
+  int offset_min = 0;
+  if (s[p] == 'Z' || s[p] == 'z') {
+    ++p;
+  } else if (s[p] == '+' || s[p] == '-') {
+    int oh, om;
+    int sign = s[p] == '-' ? -1 : 1;
+    if (!digits(s, p + 1, 2, oh) || p + 3 >= s.size() || s[p + 3] != ':' ||
+        !digits(s, p + 4, 2, om) || oh > 23 || om > 59)
+      return std::nullopt;
+    offset_min = sign * (oh * 60 + om);
+    p += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (p != s.size()) return std::nullopt;
+  if (h > 23 || mi > 59 || se > 59) return std::nullopt;
+  date::year_month_day ymd{date::year{y}, date::month{static_cast<unsigned>(mo)},
+                           date::day{static_cast<unsigned>(d)}};
+  if (!ymd.ok()) return std::nullopt;
+  auto t = date::sys_days{ymd} + std::chrono::hours{h} + std::chrono::minutes{mi} +
+           std::chrono::seconds{se} - std::chrono::minutes{offset_min};
+  return Instant{std::chrono::duration_cast<Seconds>(t.time_since_epoch())};
+}
+
+std::string format_rfc3339(Instant t) {
+  return date::format("%FT%TZ", t);
+}
+
+Instant SystemClock::now() const {
+  return std::chrono::time_point_cast<Seconds>(std::chrono::system_clock::now());
+}
+
+}  // namespace appointd

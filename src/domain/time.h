@@ -1,0 +1,42 @@
+#pragma once
+// Instants are UTC seconds since the epoch. The domain never reads a clock: `now` is passed in.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace appointd {
+
+using Instant = std::chrono::sys_seconds;
+using Seconds = std::chrono::seconds;
+using Minutes = std::chrono::minutes;
+
+// Parses an RFC 3339 date-time with a `Z` or `±HH:MM` offset ("2026-12-01T09:30:00+01:00").
+// Fractional seconds are accepted and truncated. Returns nullopt for anything else, including
+// dates that do not exist (Feb 30) and a missing offset.
+std::optional<Instant> parse_rfc3339(std::string_view s);
+
+// Formats as "YYYY-MM-DDTHH:MM:SSZ".
+std::string format_rfc3339(Instant t);
+
+inline std::int64_t to_unix(Instant t) {
+  return t.time_since_epoch().count();
+}
+inline Instant from_unix(std::int64_t s) {
+  return Instant{Seconds{s}};
+}
+
+// The source of `now` for the layers that need one; tests pass a fake.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual Instant now() const = 0;
+};
+
+class SystemClock final : public Clock {
+ public:
+  Instant now() const override;
+};
+
+}  // namespace appointd

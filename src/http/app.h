@@ -1,0 +1,100 @@
+#pragma once
+// The application behind the HTTP server: routing, authentication, per-route metrics, and the
+// write path with idempotency. Handlers are thin: decode, call one use case, encode.
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "domain/error.h"
+#include "domain/model.h"
+#include "domain/time.h"
+#include "http/message.h"
+#include "http/router.h"
+#include "obs/metrics.h"
+#include "store/store.h"
+
+namespace appointd::http {
+
+struct Env {
+  store::Store& store;
+  const Clock& clock;
+  obs::Registry& metrics;
+};
+
+// One request in flight. Shared by the handler and the write completion.
+struct Ctx {
+  Request req;
+  Reply reply;
+  std::string path;
+  Params params;  // path captures
+  std::map<std::string, std::string, std::less<>> query;
+  ApiKey key;  // the authenticated key (company_id 0 for platform keys)
+  Instant now{};
+  bool replied = false;
+
+  Id company() const { return key.company_id; }
+  void send(Response r);
+};
+using CtxPtr = std::shared_ptr<Ctx>;
+
+enum class Access { kPublic, kPlatform, kCompany };
+using RouteFn = void (*)(Env&, const CtxPtr&);
+
+class App {
+ public:
+  explicit App(Env env);
+  ~App();
+  // The http::Handler: thread-safe.
+  void handle(Request&& req, Reply reply);
+
+  struct RouteEntry;  // a route with its metrics
+
+ private:
+  Env env_;
+  Router<std::shared_ptr<RouteEntry>> router_;
+  std::shared_ptr<RouteEntry> unmatched_;
+};
+
+// --- helpers for handlers ---
+
+Response json_response(int status, const nlohmann::json& body);
+// The body as a JSON object, or replies 400 malformed_json and returns nullopt.
+std::optional<nlohmann::json> body_object(const CtxPtr& c);
+// A path parameter as a positive id, or replies 404 and returns nullopt.
+std::optional<Id> path_id(const CtxPtr& c, const char* name);
+
+// Runs `fn` as one write on the store's write path. For requests with an Idempotency-Key the
+// stored outcome of that key is replayed instead, or recorded together with the change (I4).
+// `fn` may run more than once (retrying backends) and must be deterministic over the tx.
+// `observe`, if set, sees the final response once (after commit), e.g. to count outcomes.
+void write(Env& env, const CtxPtr& c, std::function<Response(store::WriteTx&)> fn,
+           std::function<void(const Response&)> observe = {});
+
+// Encodes a use-case result: ok -> `status` with to_json(value), error -> problem.
+template <class T, class Enc>
+Response respond(const Result<T>& r, int status, Enc enc);
+
+// Route tables, one per resource file.
+struct RouteDef {
+  const char* method;
+  const char* pattern;
+  RouteFn fn;
+  Access access;
+};
+void service_routes(std::vector<RouteDef>& out);  // healthz, readyz, metrics
+void catalog_routes(std::vector<RouteDef>& out);  // companies, branches, services, staff
+void customer_routes(std::vector<RouteDef>& out);
+void appointment_routes(std::vector<RouteDef>& out);
+
+}  // namespace appointd::http
+
+#include "http/problem.h"
+
+namespace appointd::http {
+template <class T, class Enc>
+Response respond(const Result<T>& r, int status, Enc enc) {
+  if (!r.ok()) return problem(r.error());
+  return json_response(status, enc(r.value()));
+}
+}  // namespace appointd::http

@@ -1,0 +1,78 @@
+#include "http/codec.h"
+
+namespace appointd::http {
+
+using nlohmann::json;
+
+json to_json(const Company& c) {
+  return {{"id", c.id},
+          {"name", c.name},
+          {"timezone", c.timezone},
+          {"country", c.country},
+          {"created_at", format_rfc3339(c.created_at)}};
+}
+
+json to_json(const Branch& b) {
+  return {{"id", b.id},
+          {"name", b.name},
+          {"timezone", b.timezone},
+          {"phone", b.phone},
+          {"created_at", format_rfc3339(b.created_at)}};
+}
+
+json to_json(const Service& s) {
+  return {{"id", s.id},
+          {"name", s.name},
+          {"duration_minutes", s.duration_minutes},
+          {"buffer_before_minutes", s.buffer_before_minutes},
+          {"buffer_after_minutes", s.buffer_after_minutes},
+          {"created_at", format_rfc3339(s.created_at)}};
+}
+
+json to_json(const Staff& s) {
+  return {{"id", s.id},
+          {"name", s.name},
+          {"email", s.email},
+          {"branch_id", s.branch_id},
+          {"service_ids", s.service_ids},
+          {"active", s.active},
+          {"created_at", format_rfc3339(s.created_at)}};
+}
+
+json to_json(const Customer& c) {
+  return {{"id", c.id},       {"phone", c.phone},   {"name", c.name},
+          {"email", c.email}, {"source", c.source}, {"created_at", format_rfc3339(c.created_at)}};
+}
+
+json to_json(const Appointment& a) {
+  // A booked appointment's segments are active; a cancelled one keeps the times it had.
+  json segs = json::array();
+  for (const auto& s : a.segments) {
+    segs.push_back({{"id", s.id},
+                    {"staff_id", s.staff_id},
+                    {"service_id", s.service_id},
+                    {"start", format_rfc3339(s.time.from)},
+                    {"end", format_rfc3339(s.time.until)}});
+  }
+  return {{"id", a.id},
+          {"status", to_string(a.status)},
+          {"version", a.version},
+          {"customer_id", a.customer_id},
+          {"branch_id", a.branch_id},
+          {"source", a.source},
+          {"notes", a.notes},
+          {"segments", std::move(segs)},
+          {"created_at", format_rfc3339(a.created_at)},
+          {"updated_at", format_rfc3339(a.updated_at)}};
+}
+
+json to_json(const Event& e) {
+  json payload = json::parse(e.payload, nullptr, false);
+  if (payload.is_discarded()) payload = e.payload;
+  return {{"id", e.id},
+          {"kind", e.kind},
+          {"payload", std::move(payload)},
+          {"created_at", format_rfc3339(e.created_at)}};
+}
+
+}  // namespace appointd::http

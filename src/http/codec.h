@@ -1,0 +1,24 @@
+#pragma once
+// JSON shapes of the API's resources (docs/api.md). Instants are written as UTC RFC 3339.
+#include <nlohmann/json.hpp>
+
+#include "domain/model.h"
+
+namespace appointd::http {
+
+nlohmann::json to_json(const Company& c);
+nlohmann::json to_json(const Branch& b);
+nlohmann::json to_json(const Service& s);
+nlohmann::json to_json(const Staff& s);
+nlohmann::json to_json(const Customer& c);
+nlohmann::json to_json(const Appointment& a);  // active segments only, unless cancelled
+nlohmann::json to_json(const Event& e);
+
+template <class T>
+nlohmann::json items(const std::vector<T>& v) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& x : v) arr.push_back(to_json(x));
+  return {{"items", std::move(arr)}};
+}
+
+}  // namespace appointd::http

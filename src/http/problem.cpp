@@ -1,0 +1,24 @@
+#include "http/problem.h"
+
+namespace appointd::http {
+
+Response problem(int status, std::string_view code, std::string_view title, std::string_view detail,
+                 const nlohmann::json& extra) {
+  nlohmann::json j = extra.is_object() ? extra : nlohmann::json::object();
+  j["type"] = "https://appointd.dev/problems/" + std::string(code);
+  j["title"] = title;
+  j["status"] = status;
+  j["detail"] = detail;
+  j["code"] = code;
+  Response r;
+  r.status = status;
+  r.content_type = "application/problem+json";
+  r.body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return r;
+}
+
+Response problem(const Error& e) {
+  return problem(http_status(e.code), code_name(e.code), title_of(e.code), e.detail, e.extra);
+}
+
+}  // namespace appointd::http

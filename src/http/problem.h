@@ -1,0 +1,17 @@
+#pragma once
+// RFC 9457 problem+json responses with a stable `code`.
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "domain/error.h"
+#include "http/message.h"
+
+namespace appointd::http {
+
+// {"type":"about:blank"?, "title", "status", "detail", "code", ...extra}
+Response problem(int status, std::string_view code, std::string_view title, std::string_view detail,
+                 const nlohmann::json& extra = nlohmann::json::object());
+Response problem(const Error& e);
+
+}  // namespace appointd::http

@@ -1,0 +1,95 @@
+#pragma once
+// Method + path-pattern routing ("/v1/appointments/{id}/cancel"). Patterns are matched segment
+// by segment; `{name}` captures one segment. Immutable after start-up, so thread-safe to use.
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace appointd::http {
+
+using Params = std::map<std::string, std::string, std::less<>>;
+
+template <class Target>
+class Router {
+ public:
+  void add(std::string method, std::string pattern, Target target) {
+    routes_.push_back({std::move(method), pattern, split(pattern), std::move(target)});
+  }
+
+  struct Match {
+    const Target* target = nullptr;  // null: no route
+    const std::string* pattern = nullptr;
+    bool path_known = false;  // some route has this path (for 405 vs 404)
+    Params params;
+  };
+
+  Match match(std::string_view method, std::string_view path) const {
+    Match m;
+    auto parts = split(path);
+    for (const auto& r : routes_) {
+      Params p;
+      if (!matches(r.parts, parts, p)) continue;
+      m.path_known = true;
+      if (r.method == method) {
+        m.target = &r.target;
+        m.pattern = &r.pattern;
+        m.params = std::move(p);
+        return m;
+      }
+    }
+    return m;
+  }
+
+  std::vector<std::string> patterns() const {
+    std::vector<std::string> out;
+    for (const auto& r : routes_) out.push_back(r.pattern);
+    return out;
+  }
+
+ private:
+  struct Route {
+    std::string method, pattern;
+    std::vector<std::string> parts;
+    Target target;
+  };
+
+  static std::vector<std::string> split(std::string_view path) {
+    std::vector<std::string> out;
+    size_t i = 0;
+    while (i < path.size()) {
+      if (path[i] == '/') {
+        ++i;
+        continue;
+      }
+      size_t j = path.find('/', i);
+      if (j == std::string_view::npos) j = path.size();
+      out.emplace_back(path.substr(i, j - i));
+      i = j;
+    }
+    return out;
+  }
+
+  static bool matches(const std::vector<std::string>& pat, const std::vector<std::string>& parts,
+                      Params& p) {
+    if (pat.size() != parts.size()) return false;
+    for (size_t i = 0; i < pat.size(); ++i) {
+      const auto& s = pat[i];
+      if (s.size() > 2 && s.front() == '{' && s.back() == '}')
+        p.emplace(s.substr(1, s.size() - 2), parts[i]);
+      else if (s != parts[i])
+        return false;
+    }
+    return true;
+  }
+
+  std::vector<Route> routes_;
+};
+
+// Splits a request target into a path and decoded query parameters ("%20" and "+" decoded).
+// Returns false when the percent-encoding is broken.
+bool parse_target(std::string_view target, std::string& path,
+                  std::map<std::string, std::string, std::less<>>& query);
+
+}  // namespace appointd::http

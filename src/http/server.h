@@ -1,0 +1,33 @@
+#pragma once
+// The HTTP/1.1 server: Boost.Beast over Asio with C++20 coroutines, one io_context run by
+// `threads` threads, one strand per connection, keep-alive, at most one write in flight per
+// connection, and every limit explicit. Only server.cpp includes Beast.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "http/message.h"
+#include "obs/metrics.h"
+
+namespace appointd::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;  // 0: pick a free port (see on_listening)
+  int threads = 1;
+  std::size_t body_limit = 64 * 1024;     // larger body: 413 payload_too_large
+  std::size_t header_limit = 8 * 1024;    // larger header block: 431 headers_too_large
+  std::chrono::seconds read_timeout{10};  // a started request must arrive within: else 408
+  std::chrono::seconds idle_timeout{60};  // keep-alive connection with no request: closed
+  std::chrono::seconds write_timeout{10};
+  int max_connections = 4096;  // beyond: 503 too_many_connections, then close
+};
+
+// Runs the server until `stop` is requested (SIGINT/SIGTERM are handled inside: they stop the
+// server gracefully). Calls on_listening(port) once the socket listens. Throws on bind failure.
+void run_server(const ServerOptions& opts, Handler handler, obs::Registry& metrics,
+                std::function<void(std::uint16_t)> on_listening);
+
+}  // namespace appointd::http

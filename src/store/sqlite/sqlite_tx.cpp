@@ -1,0 +1,403 @@
+#include "store/sqlite/sqlite_tx.h"
+
+#include <string>
+
+#include "domain/segments.h"
+#include "store/sqlite/sql.h"
+#include "store/store.h"
+
+namespace appointd::store::sqlite {
+namespace {
+
+Company read_company(Stmt& s) {
+  return {s.i64(0), s.text(1), s.text(2), s.text(3), from_unix(s.i64(4))};
+}
+Branch read_branch(Stmt& s) {
+  return {s.i64(0), s.i64(1), s.text(2), s.text(3), s.text(4), from_unix(s.i64(5))};
+}
+Service read_service(Stmt& s) {
+  return {s.i64(0),
+          s.i64(1),
+          s.text(2),
+          static_cast<int>(s.i64(3)),
+          static_cast<int>(s.i64(4)),
+          static_cast<int>(s.i64(5)),
+          from_unix(s.i64(6))};
+}
+Staff read_staff(Stmt& s) {
+  Staff st;
+  st.id = s.i64(0);
+  st.company_id = s.i64(1);
+  st.branch_id = s.i64(2);
+  st.name = s.text(3);
+  st.email = s.text(4);
+  st.active = s.i64(5) != 0;
+  st.created_at = from_unix(s.i64(6));
+  return st;
+}
+Customer read_customer(Stmt& s) {
+  return {s.i64(0), s.i64(1), s.text(2), s.text(3), s.text(4), s.text(5), from_unix(s.i64(6))};
+}
+Appointment read_appointment(Stmt& s) {
+  Appointment a;
+  a.id = s.i64(0);
+  a.company_id = s.i64(1);
+  a.branch_id = s.i64(2);
+  a.customer_id = s.i64(3);
+  a.status = s.text(4) == "cancelled" ? AppointmentStatus::kCancelled : AppointmentStatus::kBooked;
+  a.version = s.i64(5);
+  a.source = s.text(6);
+  a.notes = s.text(7);
+  a.call_id = s.text(8);
+  a.external_provider = s.text(9);
+  a.external_id = s.text(10);
+  a.created_at = from_unix(s.i64(11));
+  a.updated_at = from_unix(s.i64(12));
+  return a;
+}
+
+}  // namespace
+
+std::optional<Company> SqliteTx::company(Id company_id) {
+  auto s = c_.prepare(sql::kCompany);
+  s.bind(1, company_id);
+  if (!s.step()) return std::nullopt;
+  return read_company(s);
+}
+
+std::optional<Branch> SqliteTx::branch(Id company_id, Id id) {
+  auto s = c_.prepare(sql::kBranch);
+  s.bind(1, company_id).bind(2, id);
+  if (!s.step()) return std::nullopt;
+  return read_branch(s);
+}
+
+std::vector<Branch> SqliteTx::branches(Id company_id) {
+  auto s = c_.prepare(sql::kBranches);
+  s.bind(1, company_id);
+  std::vector<Branch> out;
+  while (s.step()) out.push_back(read_branch(s));
+  return out;
+}
+
+std::optional<Service> SqliteTx::service(Id company_id, Id id) {
+  auto s = c_.prepare(sql::kService);
+  s.bind(1, company_id).bind(2, id);
+  if (!s.step()) return std::nullopt;
+  return read_service(s);
+}
+
+std::vector<Service> SqliteTx::services(Id company_id) {
+  auto s = c_.prepare(sql::kServices);
+  s.bind(1, company_id);
+  std::vector<Service> out;
+  while (s.step()) out.push_back(read_service(s));
+  return out;
+}
+
+namespace {
+void load_staff_services(Connection& c, Staff& st) {
+  auto s = c.prepare(sql::kStaffServices);
+  s.bind(1, st.id);
+  while (s.step()) st.service_ids.push_back(s.i64(0));
+}
+}  // namespace
+
+std::optional<Staff> SqliteTx::staff(Id company_id, Id id) {
+  std::optional<Staff> st;
+  {
+    auto s = c_.prepare(sql::kStaff);
+    s.bind(1, company_id).bind(2, id);
+    if (!s.step()) return std::nullopt;
+    st = read_staff(s);
+  }
+  load_staff_services(c_, *st);
+  return st;
+}
+
+std::vector<Staff> SqliteTx::staff_list(Id company_id) {
+  std::vector<Staff> out;
+  {
+    auto s = c_.prepare(sql::kStaffList);
+    s.bind(1, company_id);
+    while (s.step()) out.push_back(read_staff(s));
+  }
+  for (auto& st : out) load_staff_services(c_, st);
+  return out;
+}
+
+std::optional<Customer> SqliteTx::customer(Id company_id, Id id) {
+  auto s = c_.prepare(sql::kCustomer);
+  s.bind(1, company_id).bind(2, id);
+  if (!s.step()) return std::nullopt;
+  return read_customer(s);
+}
+
+std::optional<Customer> SqliteTx::customer_by_phone(Id company_id, const std::string& e164) {
+  auto s = c_.prepare(sql::kCustomerByPhone);
+  s.bind(1, company_id).bind(2, e164);
+  if (!s.step()) return std::nullopt;
+  return read_customer(s);
+}
+
+std::optional<Appointment> SqliteTx::appointment(Id company_id, Id id) {
+  std::optional<Appointment> a;
+  {
+    auto s = c_.prepare(sql::kAppointment);
+    s.bind(1, company_id).bind(2, id);
+    if (!s.step()) return std::nullopt;
+    a = read_appointment(s);
+  }
+  auto s = c_.prepare(sql::kSegmentsOf);
+  s.bind(1, id);
+  while (s.step()) {
+    Segment seg;
+    seg.id = s.i64(0);
+    seg.appointment_id = s.i64(1);
+    seg.staff_id = s.i64(2);
+    seg.service_id = s.i64(3);
+    seg.time = {from_unix(s.i64(4)), from_unix(s.i64(5))};
+    seg.blocked = {from_unix(s.i64(6)), from_unix(s.i64(7))};
+    seg.active = s.i64(8) != 0;
+    a->segments.push_back(seg);
+  }
+  return a;
+}
+
+std::vector<Appointment> SqliteTx::appointments(Id company_id, const AppointmentFilter& f) {
+  std::vector<Id> ids;
+  {
+    auto s = c_.prepare(sql::kAppointmentIds);
+    s.bind(1, company_id);
+    if (f.staff_id)
+      s.bind(2, *f.staff_id);
+    else
+      s.bind_null(2);
+    if (f.window) {
+      s.bind(3, to_unix(f.window->from)).bind(4, to_unix(f.window->until));
+    } else {
+      s.bind_null(3).bind_null(4);
+    }
+    if (f.status)
+      s.bind(5, to_string(*f.status));
+    else
+      s.bind_null(5);
+    s.bind(6, f.limit);
+    while (s.step()) ids.push_back(s.i64(0));
+  }
+  std::vector<Appointment> out;
+  out.reserve(ids.size());
+  for (Id id : ids)
+    if (auto a = appointment(company_id, id)) out.push_back(std::move(*a));
+  return out;
+}
+
+std::vector<Event> SqliteTx::events(Id company_id, Id appointment_id) {
+  auto s = c_.prepare(sql::kEvents);
+  s.bind(1, company_id).bind(2, appointment_id);
+  std::vector<Event> out;
+  while (s.step())
+    out.push_back({s.i64(0), s.i64(1), s.i64(2), s.text(3), s.text(4), from_unix(s.i64(5))});
+  return out;
+}
+
+std::optional<ApiKey> SqliteTx::api_key_by_hash(const std::string& sha256_hex) {
+  auto s = c_.prepare(sql::kApiKeyByHash);
+  s.bind(1, sha256_hex);
+  if (!s.step()) return std::nullopt;
+  return ApiKey{s.i64(0), s.i64(1), s.text(2),
+                s.text(3) == "platform" ? KeyRole::kPlatform : KeyRole::kCompany};
+}
+
+std::vector<Block> SqliteTx::blocks(Id staff_id, Interval blocked, Id exclude, Instant now) {
+  std::vector<Block> out;
+  const std::int64_t max_len = kMaxBlocked.count();
+  {
+    auto s = c_.prepare(sql::kBlockingSegments);
+    s.bind(1, staff_id).bind(2, to_unix(blocked.from)).bind(3, to_unix(blocked.until));
+    s.bind(4, exclude).bind(5, max_len);
+    while (s.step())
+      out.push_back({Block::kSegment,
+                     s.i64(0),
+                     s.i64(1),
+                     staff_id,
+                     {from_unix(s.i64(2)), from_unix(s.i64(3))}});
+  }
+  auto s = c_.prepare(sql::kBlockingHolds);
+  s.bind(1, staff_id).bind(2, to_unix(blocked.from)).bind(3, to_unix(blocked.until));
+  s.bind(4, to_unix(now)).bind(5, max_len);
+  while (s.step())
+    out.push_back(
+        {Block::kHold, s.i64(0), 0, staff_id, {from_unix(s.i64(1)), from_unix(s.i64(2))}});
+  return out;
+}
+
+std::optional<StoredResponse> SqliteTx::idempotency(Id company_id, const std::string& key) {
+  auto s = c_.prepare(sql::kIdempotency);
+  s.bind(1, company_id).bind(2, key);
+  if (!s.step()) return std::nullopt;
+  return StoredResponse{s.text(0), static_cast<int>(s.i64(1)), s.text(2)};
+}
+
+void SqliteTx::savepoint() {
+  ++depth_;
+  c_.exec(("SAVEPOINT sp" + std::to_string(depth_)).c_str());
+}
+
+void SqliteTx::rollback_savepoint() {
+  std::string n = "sp" + std::to_string(depth_--);
+  c_.exec(("ROLLBACK TO " + n + "; RELEASE " + n).c_str());
+}
+
+void SqliteTx::rollback_all() {
+  if (depth_ == 0) return;
+  depth_ = 0;
+  c_.exec("ROLLBACK TO sp1; RELEASE sp1");
+}
+
+void SqliteTx::release_savepoint() {
+  c_.exec(("RELEASE sp" + std::to_string(depth_--)).c_str());
+}
+
+Id SqliteTx::insert_company(const Company& c) {
+  auto s = c_.prepare(sql::kInsertCompany);
+  s.bind(1, c.name).bind(2, c.timezone).bind(3, c.country).bind(4, to_unix(c.created_at));
+  s.exec();
+  return c_.last_insert_id();
+}
+
+Id SqliteTx::insert_branch(const Branch& b) {
+  auto s = c_.prepare(sql::kInsertBranch);
+  s.bind(1, b.company_id).bind(2, b.name).bind(3, b.timezone).bind(4, b.phone);
+  s.bind(5, to_unix(b.created_at));
+  s.exec();
+  return c_.last_insert_id();
+}
+
+Id SqliteTx::insert_service(const Service& v) {
+  auto s = c_.prepare(sql::kInsertService);
+  s.bind(1, v.company_id).bind(2, v.name).bind(3, v.duration_minutes);
+  s.bind(4, v.buffer_before_minutes).bind(5, v.buffer_after_minutes);
+  s.bind(6, to_unix(v.created_at));
+  s.exec();
+  return c_.last_insert_id();
+}
+
+Id SqliteTx::insert_staff(const Staff& v) {
+  Id id;
+  {
+    auto s = c_.prepare(sql::kInsertStaff);
+    s.bind(1, v.company_id).bind(2, v.branch_id).bind(3, v.name).bind(4, v.email);
+    s.bind(5, v.active ? 1 : 0).bind(6, to_unix(v.created_at));
+    s.exec();
+    id = c_.last_insert_id();
+  }
+  for (Id svc : v.service_ids) {
+    auto s = c_.prepare(sql::kInsertStaffService);
+    s.bind(1, id).bind(2, svc);
+    s.exec();
+  }
+  return id;
+}
+
+CustomerUpsert SqliteTx::upsert_customer(const Customer& c) {
+  {
+    auto s = c_.prepare(sql::kInsertCustomer);
+    s.bind(1, c.company_id).bind(2, c.phone).bind(3, c.name).bind(4, c.email).bind(5, c.source);
+    s.bind(6, to_unix(c.created_at));
+    if (s.step()) {
+      Customer out = c;
+      out.id = s.i64(0);
+      return {out, true};
+    }
+  }
+  auto existing = customer_by_phone(c.company_id, c.phone);
+  if (!existing) throw StoreError("customer upsert: conflict without a live row");
+  if ((existing->name.empty() && !c.name.empty()) ||
+      (existing->email.empty() && !c.email.empty())) {
+    auto s = c_.prepare(sql::kFillCustomer);
+    s.bind(1, c.company_id).bind(2, existing->id).bind(3, c.name).bind(4, c.email);
+    s.exec();
+    if (existing->name.empty()) existing->name = c.name;
+    if (existing->email.empty()) existing->email = c.email;
+  }
+  return {*existing, false};
+}
+
+Id SqliteTx::insert_appointment(const Appointment& a) {
+  auto s = c_.prepare(sql::kInsertAppointment);
+  s.bind(1, a.company_id).bind(2, a.branch_id).bind(3, a.customer_id).bind(4, to_string(a.status));
+  s.bind(5, a.version).bind(6, a.source).bind(7, a.notes).bind_text_or_null(8, a.call_id);
+  s.bind_text_or_null(9, a.external_provider).bind_text_or_null(10, a.external_id);
+  s.bind(11, to_unix(a.created_at)).bind(12, to_unix(a.updated_at));
+  s.exec();
+  return c_.last_insert_id();
+}
+
+Id SqliteTx::insert_segment(Id company_id, const Segment& g) {
+  auto s = c_.prepare(sql::kInsertSegment);
+  s.bind(1, g.appointment_id).bind(2, company_id).bind(3, g.staff_id).bind(4, g.service_id);
+  s.bind(5, to_unix(g.time.from)).bind(6, to_unix(g.time.until));
+  s.bind(7, to_unix(g.blocked.from)).bind(8, to_unix(g.blocked.until));
+  s.exec();
+  return c_.last_insert_id();
+}
+
+void SqliteTx::deactivate_segments(Id appointment_id) {
+  auto s = c_.prepare(sql::kDeactivateSegments);
+  s.bind(1, appointment_id);
+  s.exec();
+}
+
+void SqliteTx::delete_segments(Id appointment_id) {
+  auto s = c_.prepare(sql::kDeleteSegments);
+  s.bind(1, appointment_id);
+  s.exec();
+}
+
+void SqliteTx::update_appointment(const Appointment& a) {
+  auto s = c_.prepare(sql::kUpdateAppointment);
+  s.bind(1, a.company_id).bind(2, a.id).bind(3, to_string(a.status)).bind(4, a.version);
+  s.bind(5, a.notes).bind(6, to_unix(a.updated_at));
+  s.exec();
+}
+
+void SqliteTx::append_event(const Event& e) {
+  auto s = c_.prepare(sql::kInsertEvent);
+  s.bind(1, e.company_id);
+  if (e.appointment_id)
+    s.bind(2, e.appointment_id);
+  else
+    s.bind_null(2);
+  s.bind(3, e.kind).bind(4, e.payload).bind(5, to_unix(e.created_at));
+  s.exec();
+}
+
+void SqliteTx::enqueue_sync(Id appointment_id, const std::string& action, std::int64_t version,
+                            Instant now) {
+  auto s = c_.prepare(sql::kInsertSyncJob);
+  s.bind(1, appointment_id).bind(2, action).bind(3, version).bind(4, to_unix(now));
+  s.exec();
+}
+
+void SqliteTx::store_idempotency(Id company_id, const std::string& key, const StoredResponse& r,
+                                 Instant now) {
+  auto s = c_.prepare(sql::kInsertIdempotency);
+  s.bind(1, company_id).bind(2, key).bind(3, r.fingerprint).bind(4, r.status).bind(5, r.body);
+  s.bind(6, to_unix(now));
+  s.exec();
+}
+
+Id SqliteTx::insert_api_key(const ApiKey& k, const std::string& sha256_hex, Instant now) {
+  auto s = c_.prepare(sql::kInsertApiKey);
+  if (k.company_id)
+    s.bind(1, k.company_id);
+  else
+    s.bind_null(1);
+  s.bind(2, k.name).bind(3, sha256_hex);
+  s.bind(4, k.role == KeyRole::kPlatform ? "platform" : "company").bind(5, to_unix(now));
+  s.exec();
+  return c_.last_insert_id();
+}
+
+}  // namespace appointd::store::sqlite

@@ -1,0 +1,60 @@
+#pragma once
+// ReadTx/WriteTx over one SQLite connection. The caller owns the transaction boundaries
+// (the writer thread's BEGIN IMMEDIATE/COMMIT, or a read snapshot); this class only runs the
+// named statements of sql.h. Not thread-safe: one connection, one thread.
+#include "store/sqlite/db.h"
+#include "store/tx.h"
+
+namespace appointd::store::sqlite {
+
+class SqliteTx final : public WriteTx {
+ public:
+  explicit SqliteTx(Connection& c) : c_(c) {}
+
+  std::optional<Company> company(Id company_id) override;
+  std::optional<Branch> branch(Id company_id, Id id) override;
+  std::vector<Branch> branches(Id company_id) override;
+  std::optional<Service> service(Id company_id, Id id) override;
+  std::vector<Service> services(Id company_id) override;
+  std::optional<Staff> staff(Id company_id, Id id) override;
+  std::vector<Staff> staff_list(Id company_id) override;
+  std::optional<Customer> customer(Id company_id, Id id) override;
+  std::optional<Customer> customer_by_phone(Id company_id, const std::string& e164) override;
+  std::optional<Appointment> appointment(Id company_id, Id id) override;
+  std::vector<Appointment> appointments(Id company_id, const AppointmentFilter& f) override;
+  std::vector<Event> events(Id company_id, Id appointment_id) override;
+  std::optional<ApiKey> api_key_by_hash(const std::string& sha256_hex) override;
+  std::vector<Block> blocks(Id staff_id, Interval blocked, Id exclude, Instant now) override;
+  std::optional<StoredResponse> idempotency(Id company_id, const std::string& key) override;
+
+  void lock_staff(std::span<const Id>) override {}  // writes are serialised: nothing to lock
+  void savepoint() override;
+  void rollback_savepoint() override;
+  void release_savepoint() override;
+  // Undoes everything since the outermost savepoint of this object, whatever nesting a failed
+  // write left open, and releases it.
+  void rollback_all();
+
+  Id insert_company(const Company& c) override;
+  Id insert_branch(const Branch& b) override;
+  Id insert_service(const Service& s) override;
+  Id insert_staff(const Staff& s) override;
+  CustomerUpsert upsert_customer(const Customer& c) override;
+  Id insert_appointment(const Appointment& a) override;
+  Id insert_segment(Id company_id, const Segment& s) override;
+  void deactivate_segments(Id appointment_id) override;
+  void delete_segments(Id appointment_id) override;
+  void update_appointment(const Appointment& a) override;
+  void append_event(const Event& e) override;
+  void enqueue_sync(Id appointment_id, const std::string& action, std::int64_t version,
+                    Instant now) override;
+  void store_idempotency(Id company_id, const std::string& key, const StoredResponse& r,
+                         Instant now) override;
+  Id insert_api_key(const ApiKey& k, const std::string& sha256_hex, Instant now) override;
+
+ private:
+  Connection& c_;
+  int depth_ = 0;  // nesting of savepoints; names are "sp<depth>"
+};
+
+}  // namespace appointd::store::sqlite

@@ -1,0 +1,93 @@
+#pragma once
+// The data operations the use cases need, as a backend-neutral interface. Every method is
+// scoped by company id where the data belongs to a company (I7): a row of another company is
+// "not found". Methods throw StoreError on infrastructure failure; they never return errors for
+// domain outcomes (those are decided by the use cases).
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "domain/model.h"
+
+namespace appointd::store {
+
+struct AppointmentFilter {
+  std::optional<Id> staff_id;
+  std::optional<Interval> window;  // segments overlapping [from, until)
+  std::optional<AppointmentStatus> status;
+  int limit = 100;
+};
+
+struct StoredResponse {
+  std::string fingerprint;
+  int status = 0;
+  std::string body;
+};
+
+struct CustomerUpsert {
+  Customer customer;
+  bool created = false;
+};
+
+// Read operations; usable on a read-only connection and inside a write transaction.
+class ReadTx {
+ public:
+  virtual ~ReadTx() = default;
+
+  virtual std::optional<Company> company(Id company_id) = 0;
+  virtual std::optional<Branch> branch(Id company_id, Id id) = 0;
+  virtual std::vector<Branch> branches(Id company_id) = 0;
+  virtual std::optional<Service> service(Id company_id, Id id) = 0;
+  virtual std::vector<Service> services(Id company_id) = 0;
+  virtual std::optional<Staff> staff(Id company_id, Id id) = 0;
+  virtual std::vector<Staff> staff_list(Id company_id) = 0;
+  virtual std::optional<Customer> customer(Id company_id, Id id) = 0;
+  virtual std::optional<Customer> customer_by_phone(Id company_id, const std::string& e164) = 0;
+  // The appointment with its segments (active or not, ordered by start).
+  virtual std::optional<Appointment> appointment(Id company_id, Id id) = 0;
+  virtual std::vector<Appointment> appointments(Id company_id, const AppointmentFilter& f) = 0;
+  virtual std::vector<Event> events(Id company_id, Id appointment_id) = 0;
+  virtual std::optional<ApiKey> api_key_by_hash(const std::string& sha256_hex) = 0;
+  // Active segments and live holds (expires_at > now) of the staff member whose blocked
+  // interval overlaps `blocked`, except the segments of appointment `exclude` (0: none).
+  virtual std::vector<Block> blocks(Id staff_id, Interval blocked, Id exclude, Instant now) = 0;
+  virtual std::optional<StoredResponse> idempotency(Id company_id, const std::string& key) = 0;
+};
+
+// Read and write operations inside one write transaction.
+class WriteTx : public ReadTx {
+ public:
+  // Locks the staff rows for the rest of the transaction, in the order given, which must be
+  // ascending (a global lock order). A no-op where writes are serialised (SQLite).
+  virtual void lock_staff(std::span<const Id> ascending_ids) = 0;
+
+  // A nested unit that can be undone on its own (SAVEPOINT / ROLLBACK TO / RELEASE).
+  virtual void savepoint() = 0;
+  virtual void rollback_savepoint() = 0;  // undoes since savepoint() and releases it
+  virtual void release_savepoint() = 0;
+
+  virtual Id insert_company(const Company& c) = 0;
+  virtual Id insert_branch(const Branch& b) = 0;
+  virtual Id insert_service(const Service& s) = 0;
+  virtual Id insert_staff(const Staff& s) = 0;  // with s.service_ids
+  // Inserts the customer, or returns the live one with the same (company, phone). Name and
+  // email of an existing customer are filled in only where they were empty.
+  virtual CustomerUpsert upsert_customer(const Customer& c) = 0;
+  virtual Id insert_appointment(const Appointment& a) = 0;  // without segments
+  virtual Id insert_segment(Id company_id, const Segment& s) = 0;
+  // Cancel: the segments stay (as the times the appointment had) but stop blocking.
+  virtual void deactivate_segments(Id appointment_id) = 0;
+  // Reschedule: the old segments go (the history event keeps them); new ones are inserted.
+  virtual void delete_segments(Id appointment_id) = 0;
+  virtual void update_appointment(const Appointment& a) = 0;  // status, version, notes, updated_at
+  virtual void append_event(const Event& e) = 0;
+  // Outbox row for the calendar sync (DESIGN.md "Sync to the calendar").
+  virtual void enqueue_sync(Id appointment_id, const std::string& action, std::int64_t version,
+                            Instant now) = 0;
+  virtual void store_idempotency(Id company_id, const std::string& key, const StoredResponse& r,
+                                 Instant now) = 0;
+  virtual Id insert_api_key(const ApiKey& k, const std::string& sha256_hex, Instant now) = 0;
+};
+
+}  // namespace appointd::store

@@ -1,0 +1,144 @@
+"""`appointd audit` reports every check with its count, exits 0 on a clean database and 1 once
+the database is corrupted behind the server's back (I1 overlap, I2 duplicate phone, I3 duplicate
+external id)."""
+import os
+import re
+import sqlite3
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (Company, ServerTestCase, at, expect, iso, phone, run_cli,  # noqa: E402
+                     sqlite_path)
+
+CHECKS = ("I1", "I2", "I3", "I4")
+
+
+def check_counts(output: str) -> dict[str, int]:
+    """Violation count per check, read from lines naming the check: the number before
+    "violation(s)" if there is one, else the first number after the check name."""
+    counts: dict[str, int] = {}
+    for line in output.splitlines():
+        m = re.search(r"\b(I[1-4])\b(.*)", line)
+        if not m or m.group(1) in counts:
+            continue
+        rest = m.group(2)
+        n = re.search(r"(\d+)\s+violations?", rest, re.I) or re.search(r"\b(\d+)\b", rest)
+        if n:
+            counts[m.group(1)] = int(n.group(1))
+    return counts
+
+
+class AuditTest(ServerTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        co = cls.co = Company(cls.server, cls.platform_key)
+        br = co.branch()
+        svc = co.service(duration=30, after=10)
+        anna, ben = co.staff(br, [svc]), co.staff(br, [svc])
+        cls.cust = co.customer(phone(1))
+        co.customer(phone(2))
+        cls.appt = co.book([co.seg(anna, svc, at(9))], customer_id=cls.cust["id"])
+        co.book([co.seg(anna, svc, at(10)), co.seg(ben, svc, at(10, 40))],
+                customer_id=cls.cust["id"], headers={"Idempotency-Key": "audit-1"})
+        gone = co.book([co.seg(ben, svc, at(9))], customer_id=cls.cust["id"])
+        expect(co.api.post(f"/v1/appointments/{gone['id']}/cancel", {}), 200)
+        moved = co.book([co.seg(ben, svc, at(12))], customer_id=cls.cust["id"])
+        expect(co.api.post(f"/v1/appointments/{moved['id']}/reschedule",
+                           {"start": iso(at(12, 20))}), 200)
+        cls.live_audit = cls.server.audit()  # on the live database
+        cls.server.stop()
+
+    def audit(self, db_url=None):
+        r = run_cli("audit", "--db", db_url or self.db_url)
+        return r.returncode, r.output
+
+    def assertClean(self, code, out):
+        self.assertEqual(code, 0, out)
+        counts = check_counts(out)
+        self.assertEqual(sorted(counts), list(CHECKS), f"each check with its count:\n{out}")
+        self.assertEqual(set(counts.values()), {0}, out)
+        self.assertRegex(out, r"(?i)integrity", f"the store's own integrity check:\n{out}")
+
+    def test_clean_live_database(self):
+        self.assertClean(self.live_audit.returncode, self.live_audit.output)
+
+    def test_clean_stopped_database(self):
+        self.assertClean(*self.audit())
+
+    # -- corruption, on copies of the stopped database -----------------------------------
+    def corrupted_copy(self, name, *statements):
+        path = sqlite_path(self.db_url)
+        if path is None:
+            self.skipTest("corrupting the store directly needs the SQLite backend")
+        copy = os.path.join(self.workdir, f"{name}.db")
+        src, dst = sqlite3.connect(path), sqlite3.connect(copy)
+        try:
+            src.backup(dst)
+            with dst:
+                for sql, args in statements:
+                    dst.execute(sql, args)
+        finally:
+            src.close()
+            dst.close()
+        return "sqlite:" + copy
+
+    def assertViolation(self, db_url, check):
+        code, out = self.audit(db_url)
+        self.assertEqual(code, 1, f"audit must fail on a broken {check}:\n{out}")
+        self.assertIn(check, out)
+        counts = check_counts(out)
+        self.assertGreater(counts.get(check, 0), 0, f"{check} violation count:\n{out}")
+        for other in CHECKS:
+            if other != check:
+                self.assertEqual(counts.get(other), 0, f"only {check} is broken:\n{out}")
+
+    def test_overlapping_segment_fails_i1(self):
+        a = self.appt["id"]
+        url = self.corrupted_copy(
+            "i1",
+            ("INSERT INTO appointments (company_id, branch_id, customer_id, status, version, "
+             "source, notes, created_at, updated_at) SELECT company_id, branch_id, customer_id, "
+             "status, version, source, notes, created_at, updated_at FROM appointments "
+             "WHERE id = ?", (a,)),
+            ("INSERT INTO segments (appointment_id, company_id, staff_id, service_id, starts_at, "
+             "ends_at, blocked_from, blocked_until, active) SELECT last_insert_rowid(), "
+             "company_id, staff_id, service_id, starts_at + 600, ends_at + 600, "
+             "blocked_from + 600, blocked_until + 600, 1 FROM segments "
+             "WHERE appointment_id = ? AND active = 1", (a,)))
+        self.assertViolation(url, "I1")
+
+    def test_duplicate_live_customer_fails_i2(self):
+        c = self.cust["id"]
+        url = self.corrupted_copy(
+            "i2",
+            ("DROP INDEX customers_live_phone", ()),
+            ("INSERT INTO customers (company_id, phone, name, email, source, created_at) "
+             "SELECT company_id, phone, name || ' twin', email, source, created_at "
+             "FROM customers WHERE id = ?", (c,)))
+        self.assertViolation(url, "I2")
+
+    def test_duplicate_external_booking_fails_i3(self):
+        url = self.corrupted_copy(
+            "i3",
+            ("DROP INDEX appointments_external", ()),
+            ("UPDATE appointments SET external_provider = 'calcom', external_id = 'dup-1' "
+             "WHERE id IN (SELECT id FROM appointments ORDER BY id LIMIT 2)", ()))
+        self.assertViolation(url, "I3")
+
+    def test_cancelled_overlap_is_not_a_violation(self):
+        # An inactive (cancelled) segment overlapping an active one breaks nothing.
+        a = self.appt["id"]
+        url = self.corrupted_copy(
+            "inactive",
+            ("INSERT INTO segments (appointment_id, company_id, staff_id, service_id, starts_at, "
+             "ends_at, blocked_from, blocked_until, active) SELECT appointment_id, company_id, "
+             "staff_id, service_id, starts_at, ends_at, blocked_from, blocked_until, 0 "
+             "FROM segments WHERE appointment_id = ?", (a,)))
+        self.assertClean(*self.audit(url))
+
+
+if __name__ == "__main__":
+    unittest.main()

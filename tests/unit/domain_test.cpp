@@ -1,0 +1,112 @@
+#include <gtest/gtest.h>
+
+#include "domain/hash.h"
+#include "domain/interval.h"
+#include "domain/phone.h"
+#include "domain/segments.h"
+#include "domain/zone.h"
+
+using namespace appointd;
+
+namespace {
+Instant at(const char* s) {
+  return *parse_rfc3339(s);
+}
+Service svc(int dur, int before, int after) {
+  return {1, 1, "s", dur, before, after, {}};
+}
+}  // namespace
+
+TEST(Time, ParsesUtcAndOffsets) {
+  EXPECT_EQ(format_rfc3339(at("2026-12-01T09:30:00Z")), "2026-12-01T09:30:00Z");
+  EXPECT_EQ(format_rfc3339(at("2026-12-01T09:30:00+01:00")), "2026-12-01T08:30:00Z");
+  EXPECT_EQ(format_rfc3339(at("2026-12-01T09:30:00-05:30")), "2026-12-01T15:00:00Z");
+  EXPECT_EQ(format_rfc3339(at("2026-12-01T09:30:00.999Z")), "2026-12-01T09:30:00Z");
+}
+
+TEST(Time, RejectsBrokenDates) {
+  for (const char* s :
+       {"", "2026-12-01", "2026-12-01T09:30:00", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z",
+        "2026-12-01T24:00:00Z", "2026-12-01T09:60:00Z", "2026-12-01T09:30:00+1:00",
+        "2026-12-01T09:30:00Zjunk", "abcd-ef-ghTij:kl:mnZ", "2026-12-01T09:30:00.Z"})
+    EXPECT_FALSE(parse_rfc3339(s).has_value()) << s;
+}
+
+TEST(Interval, HalfOpen) {
+  Interval a{at("2026-01-01T09:00:00Z"), at("2026-01-01T10:00:00Z")};
+  Interval b{at("2026-01-01T10:00:00Z"), at("2026-01-01T11:00:00Z")};
+  Interval c{at("2026-01-01T09:59:59Z"), at("2026-01-01T10:00:01Z")};
+  EXPECT_FALSE(a.overlaps(b));
+  EXPECT_FALSE(b.overlaps(a));
+  EXPECT_TRUE(a.overlaps(c));
+  EXPECT_TRUE(c.overlaps(b));
+  EXPECT_TRUE(a.overlaps(a));
+  EXPECT_FALSE((Interval{a.from, a.from}).overlaps(a));  // empty overlaps nothing
+}
+
+TEST(Segments, BuffersWidenTheBlockedInterval) {
+  auto s = plan_segment({7, 1, at("2026-01-01T09:00:00Z"), std::nullopt}, svc(30, 5, 10));
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->time.until, at("2026-01-01T09:30:00Z"));
+  EXPECT_EQ(s->blocked.from, at("2026-01-01T08:55:00Z"));
+  EXPECT_EQ(s->blocked.until, at("2026-01-01T09:40:00Z"));
+  EXPECT_EQ(s->staff_id, 7);
+}
+
+TEST(Segments, ExplicitEndMustBeAfterStartAndWithinLimit) {
+  auto t = at("2026-01-01T09:00:00Z");
+  EXPECT_FALSE(plan_segment({1, 1, t, t}, svc(30, 0, 0)).ok());               // zero length
+  EXPECT_FALSE(plan_segment({1, 1, t, t - Minutes{5}}, svc(30, 0, 0)).ok());  // end before
+  EXPECT_FALSE(plan_segment({1, 1, t, t + Minutes{12 * 60 + 1}}, svc(30, 0, 0)).ok());
+  auto ok = plan_segment({1, 1, t, t + Minutes{12 * 60}}, svc(30, 0, 0));
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->time.length(), Minutes{720});
+}
+
+TEST(Segments, CompositeRejectsSelfOverlapOfOneStaff) {
+  auto t = at("2026-01-01T09:00:00Z");
+  auto a = *plan_segment({1, 1, t, std::nullopt}, svc(30, 0, 10));
+  auto b = *plan_segment({1, 1, t + Minutes{30}, std::nullopt}, svc(30, 0, 0));  // in a's buffer
+  auto c = *plan_segment({2, 1, t + Minutes{30}, std::nullopt}, svc(30, 0, 0));  // other staff
+  auto d = *plan_segment({1, 1, t + Minutes{40}, std::nullopt}, svc(30, 0, 0));  // after buffer
+  EXPECT_TRUE(check_composite({a, b}).has_value());
+  EXPECT_FALSE(check_composite({a, c}).has_value());
+  EXPECT_FALSE(check_composite({a, d}).has_value());
+  EXPECT_TRUE(check_composite({}).has_value());
+  EXPECT_TRUE(check_composite(std::vector<Segment>(11, c)).has_value());
+}
+
+TEST(Segments, ServiceRules) {
+  EXPECT_FALSE(check_service(30, 0, 10).has_value());
+  EXPECT_TRUE(check_service(0, 0, 0).has_value());
+  EXPECT_TRUE(check_service(721, 0, 0).has_value());
+  EXPECT_TRUE(check_service(30, -1, 0).has_value());
+  EXPECT_TRUE(check_service(30, 0, 241).has_value());
+}
+
+TEST(Phone, NormalisesGermanSpellingsToOneE164) {
+  for (const char* p : {"+49 30 1234567", "030 1234567", "0049301234567", "+49 (30) 123-4567"})
+    EXPECT_EQ(normalize_phone(p, "DE").value_or("?"), "+49301234567") << p;
+  EXPECT_EQ(normalize_phone("(212) 555-0100", "US").value_or("?"), "+12125550100");
+}
+
+TEST(Phone, RejectsInvalid) {
+  for (const char* p : {"", "12", "abc", "+49", "+1 555 0100", "0000000000000000000000000000"})
+    EXPECT_FALSE(normalize_phone(p, "DE").has_value()) << p;
+}
+
+TEST(Zone, KnowsIanaZones) {
+  EXPECT_TRUE(is_valid_time_zone("Europe/Berlin"));
+  EXPECT_TRUE(is_valid_time_zone("Asia/Kolkata"));
+  EXPECT_FALSE(is_valid_time_zone("Mars/Base"));
+  EXPECT_FALSE(is_valid_time_zone(""));
+}
+
+TEST(Hash, Sha256AndConstantTimeCompare) {
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_TRUE(constant_time_equal("abc", "abc"));
+  EXPECT_FALSE(constant_time_equal("abc", "abd"));
+  EXPECT_FALSE(constant_time_equal("abc", "abcd"));
+  EXPECT_EQ(random_hex(16).size(), 32u);
+  EXPECT_NE(random_hex(16), random_hex(16));
+}
