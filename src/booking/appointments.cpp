@@ -13,11 +13,13 @@ using nlohmann::json;
 constexpr Minutes kAlternativeStep{15};
 constexpr int kAlternativeSteps = 48;  // look 12 h either way
 constexpr size_t kMaxAlternatives = 5;
+constexpr size_t kMaxOtherStaff = 2;     // other staff offered at the requested time
+constexpr size_t kOtherStaffProbes = 8;  // bounded work on the writer for a busy day
 
 // Resolves staff and services, checks the staff member performs the service, and computes the
-// timed and blocked intervals of every segment.
+// timed and blocked intervals of every segment. *branch_id: the first segment's staff's branch.
 Result<std::vector<Segment>> plan(store::WriteTx& tx, Id company_id,
-                                  const std::vector<SegmentRequest>& reqs) {
+                                  const std::vector<SegmentRequest>& reqs, Id* branch_id) {
   if (reqs.empty()) return Error::validation("segments must not be empty");
   if (reqs.size() > static_cast<size_t>(kMaxSegments))
     return Error::validation("too many segments");
@@ -31,6 +33,7 @@ Result<std::vector<Segment>> plan(store::WriteTx& tx, Id company_id,
       it = staff_cache.emplace(r.staff_id, std::move(*st)).first;
     }
     const Staff& st = it->second;
+    if (out.empty()) *branch_id = st.branch_id;
     if (!st.active) return Error::validation("staff " + std::to_string(st.id) + " is not active");
     auto svc = tx.service(company_id, r.service_id);
     if (!svc) return Error::not_found("service " + std::to_string(r.service_id));
@@ -72,8 +75,8 @@ std::vector<Segment> shifted(const std::vector<Segment>& segs, Seconds d) {
 // Free alternatives, computed in the transaction that found the conflict (so each was free at
 // that moment): the same segments shifted to the nearest free times after and before, and for
 // a single segment, other staff members of the branch who perform the service at that time.
-json alternatives(store::WriteTx& tx, Id company_id, const std::vector<Segment>& segs, Id exclude,
-                  Instant now) {
+json alternatives(store::WriteTx& tx, Id company_id, Id branch_id, const std::vector<Segment>& segs,
+                  Id exclude, Instant now) {
   const Seconds reach = kAlternativeStep * kAlternativeSteps;
   std::map<Id, std::vector<Interval>> busy;
   Interval window{segs.front().blocked.from, segs.front().blocked.until};
@@ -99,28 +102,27 @@ json alternatives(store::WriteTx& tx, Id company_id, const std::vector<Segment>&
     return j;
   };
 
-  std::vector<json> after, before, others;
+  // Candidates are kept as segments; only the ones returned are encoded.
+  std::vector<std::vector<Segment>> after, before, others;
   for (int k = 1; k <= kAlternativeSteps && after.size() < kMaxAlternatives; ++k) {
     auto cand = shifted(segs, kAlternativeStep * k);
-    if (free(cand)) after.push_back(encode(cand));
+    if (free(cand)) after.push_back(std::move(cand));
   }
   for (int k = 1; k <= kAlternativeSteps && before.size() < kMaxAlternatives; ++k) {
     auto cand = shifted(segs, -kAlternativeStep * k);
-    if (free(cand)) before.push_back(encode(cand));
+    if (free(cand)) before.push_back(std::move(cand));
   }
-  if (segs.size() == 1) {
+  if (segs.size() == 1 && segs.front().time.from >= now) {
     const Segment& s = segs.front();
-    auto me = tx.staff(company_id, s.staff_id);
-    for (const auto& other : tx.staff_list(company_id)) {
-      if (others.size() >= 2) break;
-      if (other.id == s.staff_id || !other.active || (me && other.branch_id != me->branch_id))
-        continue;
-      if (!std::binary_search(other.service_ids.begin(), other.service_ids.end(), s.service_id))
-        continue;
-      if (!tx.blocks(other.id, s.blocked, 0, now).empty()) continue;
+    size_t probes = 0;
+    for (Id other : tx.staff_for_service(company_id, branch_id, s.service_id)) {
+      if (others.size() >= kMaxOtherStaff || probes >= kOtherStaffProbes) break;
+      if (other == s.staff_id) continue;
+      ++probes;
+      if (!tx.blocks(other, s.blocked, 0, now).empty()) continue;
       Segment moved = s;
-      moved.staff_id = other.id;
-      others.push_back(encode({moved}));
+      moved.staff_id = other;
+      others.push_back({moved});
     }
   }
   // Interleave: nearest after, nearest before, other staff now, then further out.
@@ -128,17 +130,17 @@ json alternatives(store::WriteTx& tx, Id company_id, const std::vector<Segment>&
   size_t ia = 0, ib = 0, io = 0;
   while (out.size() < kMaxAlternatives &&
          (ia < after.size() || ib < before.size() || io < others.size())) {
-    if (ia < after.size()) out.push_back(after[ia++]);
-    if (out.size() < kMaxAlternatives && ib < before.size()) out.push_back(before[ib++]);
-    if (out.size() < kMaxAlternatives && io < others.size()) out.push_back(others[io++]);
+    if (ia < after.size()) out.push_back(encode(after[ia++]));
+    if (out.size() < kMaxAlternatives && ib < before.size()) out.push_back(encode(before[ib++]));
+    if (out.size() < kMaxAlternatives && io < others.size()) out.push_back(encode(others[io++]));
   }
   return out;
 }
 
 // Locks the staff rows, then checks every segment against others' time (I1). Returns the
 // slot_unavailable error, or nullopt when all segments are free.
-std::optional<Error> check_free(store::WriteTx& tx, Id company_id, const std::vector<Segment>& segs,
-                                Id exclude, Instant now) {
+std::optional<Error> check_free(store::WriteTx& tx, Id company_id, Id branch_id,
+                                const std::vector<Segment>& segs, Id exclude, Instant now) {
   auto ids = staff_of(segs);
   tx.lock_staff(ids);
   json conflicts = json::array();
@@ -152,7 +154,7 @@ std::optional<Error> check_free(store::WriteTx& tx, Id company_id, const std::ve
   if (conflicts.empty()) return std::nullopt;
   Error e{ErrorCode::kSlotUnavailable, "the requested time is no longer free"};
   e.extra["conflicts"] = std::move(conflicts);
-  e.extra["alternatives"] = alternatives(tx, company_id, segs, exclude, now);
+  e.extra["alternatives"] = alternatives(tx, company_id, branch_id, segs, exclude, now);
   return e;
 }
 
@@ -208,13 +210,14 @@ Result<Appointment> book(store::WriteTx& tx, const Book& c) {
   } else {
     return Error::validation("customer or customer_id is required");
   }
-  auto segs = plan(tx, c.company_id, c.segments);
+  Id branch_id = 0;
+  auto segs = plan(tx, c.company_id, c.segments, &branch_id);
   if (!segs) return segs.error();
-  if (auto e = check_free(tx, c.company_id, *segs, 0, c.now)) return *e;
+  if (auto e = check_free(tx, c.company_id, branch_id, *segs, 0, c.now)) return *e;
 
   Appointment a;
   a.company_id = c.company_id;
-  a.branch_id = tx.staff(c.company_id, segs->front().staff_id)->branch_id;
+  a.branch_id = branch_id;
   a.customer_id = customer_id;
   a.status = AppointmentStatus::kBooked;
   a.version = 1;
@@ -256,7 +259,7 @@ Result<Appointment> reschedule(store::WriteTx& tx, const Reschedule& c) {
     if (current.empty()) return Error::conflict("the appointment has no active segments");
     next = shifted(current, *c.start - current.front().time.from);
   } else {
-    auto planned = plan(tx, c.company_id, *c.segments);
+    auto planned = plan(tx, c.company_id, *c.segments, &a->branch_id);
     if (!planned) return planned.error();
     next = std::move(*planned);
   }
@@ -266,7 +269,7 @@ Result<Appointment> reschedule(store::WriteTx& tx, const Reschedule& c) {
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   tx.lock_staff(ids);
-  if (auto e = check_free(tx, c.company_id, next, a->id, c.now)) return *e;
+  if (auto e = check_free(tx, c.company_id, a->branch_id, next, a->id, c.now)) return *e;
 
   json from = segments_payload(current);
   tx.delete_segments(a->id);

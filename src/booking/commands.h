@@ -40,6 +40,9 @@ struct CreateStaff {
 
 struct CustomerInput {
   std::string phone, name, email;
+  // True when `phone` is already E.164 for the company (normalised before the write path, so
+  // libphonenumber's parsing stays off the single writer thread).
+  bool phone_normalized = false;
 };
 
 struct UpsertCustomer {

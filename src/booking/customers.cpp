@@ -12,12 +12,26 @@ Result<std::string> company_phone(store::ReadTx& tx, Id company_id, const std::s
   return *p;
 }
 
+std::optional<Error> normalize_customer(CustomerInput& c, const std::string& country,
+                                        PhoneNormalizer& phones) {
+  if (c.phone_normalized) return std::nullopt;
+  auto p = phones.normalize(c.phone, country);
+  if (!p) return Error{ErrorCode::kInvalidPhone, "not a valid phone number: " + c.phone};
+  c.phone = *p;
+  c.phone_normalized = true;
+  return std::nullopt;
+}
+
 Result<store::CustomerUpsert> upsert_customer(store::WriteTx& tx, const UpsertCustomer& c) {
   if (c.customer.name.size() > 200 || c.customer.email.size() > 200)
     return Error::validation("name and email are at most 200 characters");
-  auto phone = company_phone(tx, c.company_id, c.customer.phone);
-  if (!phone) return phone.error();
-  Customer cu{0, c.company_id, *phone, c.customer.name, c.customer.email, c.source, c.now};
+  std::string phone = c.customer.phone;
+  if (!c.customer.phone_normalized) {
+    auto p = company_phone(tx, c.company_id, c.customer.phone);
+    if (!p) return p.error();
+    phone = *p;
+  }
+  Customer cu{0, c.company_id, phone, c.customer.name, c.customer.email, c.source, c.now};
   auto r = tx.upsert_customer(cu);
   if (r.created) {
     tx.append_event({0, c.company_id, 0, "customer.created",

@@ -3,6 +3,7 @@
 // spelling, end with one customer (I2).
 #include "booking/commands.h"
 #include "domain/error.h"
+#include "domain/phone.h"
 #include "store/tx.h"
 
 namespace appointd::booking {
@@ -13,5 +14,10 @@ Result<store::CustomerUpsert> upsert_customer(store::WriteTx& tx, const UpsertCu
 
 // Normalises a phone for a company; invalid_phone when it is not valid there.
 Result<std::string> company_phone(store::ReadTx& tx, Id company_id, const std::string& raw);
+
+// Normalises c.phone for the company's country ahead of the write (sets phone_normalized).
+// Returns invalid_phone when it is not valid there.
+std::optional<Error> normalize_customer(CustomerInput& c, const std::string& country,
+                                        PhoneNormalizer& phones);
 
 }  // namespace appointd::booking

@@ -7,6 +7,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"appointd: appointments that never collide"};
   app.require_subcommand(1);
+  app.fallthrough();  // --log-level may follow the subcommand
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "debug|info|warn|error")->envname("APPOINTD_LOG_LEVEL");
   appointd::cli::add_serve(app);

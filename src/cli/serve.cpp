@@ -55,7 +55,8 @@ void add_serve(CLI::App& app) {
     opts.read_connections = std::max(2, f->threads + 1);
     auto store = store::open_store(opts);
     SystemClock clock;
-    http::App app({*store, clock, metrics});
+    PhoneNormalizer phones;
+    http::App app({*store, clock, metrics, phones});
     http::run_server(
         so,
         [&app](http::Request&& r, http::Reply reply) {

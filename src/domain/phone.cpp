@@ -19,6 +19,23 @@ std::optional<std::string> normalize_phone(std::string_view raw, std::string_vie
   return out;
 }
 
+std::optional<std::string> PhoneNormalizer::normalize(std::string_view raw,
+                                                      std::string_view region) {
+  std::string key;
+  key.reserve(region.size() + 1 + raw.size());
+  key.append(region).append(1, '|').append(raw);
+  {
+    std::lock_guard lock(mu_);
+    auto it = memo_.find(key);
+    if (it != memo_.end()) return it->second;
+  }
+  auto out = normalize_phone(raw, region);
+  std::lock_guard lock(mu_);
+  if (memo_.size() >= kMaxEntries) memo_.clear();
+  memo_.emplace(std::move(key), out);
+  return out;
+}
+
 bool is_known_region(std::string_view country) {
   std::set<std::string> regions;
   PhoneNumberUtil::GetInstance()->GetSupportedRegions(&regions);

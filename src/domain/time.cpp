@@ -3,6 +3,7 @@
 #include <date/date.h>
 
 #include <cctype>
+#include <cstdio>
 
 namespace appointd {
 namespace {
@@ -60,7 +61,15 @@ std::optional<Instant> parse_rfc3339(std::string_view s) {
 }
 
 std::string format_rfc3339(Instant t) {
-  return date::format("%FT%TZ", t);
+  // Hand-rolled (no iostreams): this runs for every instant of every reply.
+  auto days = std::chrono::floor<date::days>(t);
+  date::year_month_day ymd{days};
+  auto secs = (t - days).count();
+  char buf[32];
+  int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", int(ymd.year()),
+                        unsigned(ymd.month()), unsigned(ymd.day()), int(secs / 3600),
+                        int(secs / 60 % 60), int(secs % 60));
+  return std::string(buf, n);
 }
 
 Instant SystemClock::now() const {

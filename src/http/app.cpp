@@ -100,20 +100,36 @@ void App::handle(Request&& req, Reply reply) {
     const RouteDef& def = entry->def;
     if (def.access != Access::kPublic) {
       auto auth = c->req.header("authorization");
-      std::optional<ApiKey> key;
+      std::optional<Principal> who;
       if (auth && auth->size() > 7 && strncasecmp(auth->data(), "Bearer ", 7) == 0) {
-        std::string hash = sha256_hex(auth->substr(7));
-        env_.store.read([&](store::ReadTx& tx) { key = tx.api_key_by_hash(hash); });
+        const std::string hash = sha256_hex(auth->substr(7));
+        who = auth_.find(hash, [&]() -> std::optional<Principal> {
+          std::optional<Principal> p;
+          env_.store.read([&](store::ReadTx& tx) {
+            auto k = tx.api_key_by_hash(hash);
+            if (!k) return;
+            std::string country;
+            if (k->company_id) {
+              auto co = tx.company(k->company_id);
+              if (!co) return;
+              country = co->country;
+            }
+            p = Principal{*k, country};
+          });
+          return p;
+        });
       }
-      if (!key)
+      if (!who)
         return c->send(problem(401, "unauthorized", "Unauthorized",
                                "a valid Authorization: Bearer <key> header is required"));
+      const ApiKey* key = &who->key;
       bool platform = key->role == KeyRole::kPlatform;
       if (def.access == Access::kPlatform && !platform)
         return c->send(problem(403, "forbidden", "Forbidden", "this needs a platform key"));
       if (def.access == Access::kCompany && platform)
         return c->send(problem(403, "forbidden", "Forbidden", "this needs a company key"));
       c->key = *key;
+      c->country = who->country;
     }
     def.fn(env_, c);
   } catch (const std::exception& e) {

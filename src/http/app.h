@@ -8,7 +8,9 @@
 
 #include "domain/error.h"
 #include "domain/model.h"
+#include "domain/phone.h"
 #include "domain/time.h"
+#include "http/auth_cache.h"
 #include "http/message.h"
 #include "http/router.h"
 #include "obs/metrics.h"
@@ -20,6 +22,7 @@ struct Env {
   store::Store& store;
   const Clock& clock;
   obs::Registry& metrics;
+  PhoneNormalizer& phones;
 };
 
 // One request in flight. Shared by the handler and the write completion.
@@ -29,7 +32,8 @@ struct Ctx {
   std::string path;
   Params params;  // path captures
   std::map<std::string, std::string, std::less<>> query;
-  ApiKey key;  // the authenticated key (company_id 0 for platform keys)
+  ApiKey key;           // the authenticated key (company_id 0 for platform keys)
+  std::string country;  // the company's (default region of its phone numbers)
   Instant now{};
   bool replied = false;
 
@@ -52,6 +56,7 @@ class App {
 
  private:
   Env env_;
+  AuthCache auth_{std::chrono::seconds(10)};
   Router<std::shared_ptr<RouteEntry>> router_;
   std::shared_ptr<RouteEntry> unmatched_;
 };

@@ -18,6 +18,14 @@ Response problem(int status, std::string_view code, std::string_view title, std:
 }
 
 Response problem(const Error& e) {
+  // Every validation_failed carries `errors: [{field, message}]`, rule errors included.
+  if (e.code == ErrorCode::kValidationFailed && !e.extra.contains("errors")) {
+    nlohmann::json extra = e.extra;
+    extra["errors"] = nlohmann::json::array(
+        {{{"field", e.extra.value("field", std::string("body"))}, {"message", e.detail}}});
+    extra.erase("field");
+    return problem(422, code_name(e.code), title_of(e.code), e.detail, extra);
+  }
   return problem(http_status(e.code), code_name(e.code), title_of(e.code), e.detail, e.extra);
 }
 

@@ -1,6 +1,7 @@
 // Appointments: book, read, list, cancel, reschedule, history.
 #include "booking/appointments.h"
 #include "booking/attempt.h"
+#include "booking/customers.h"
 #include "http/app.h"
 #include "http/codec.h"
 #include "http/decode.h"
@@ -45,6 +46,9 @@ void book(Env& env, const CtxPtr& c) {
   cmd.source = d.opt_str("source", 32).value_or("api");
   cmd.now = c->now;
   if (!d.ok()) return c->send(d.problem());
+  if (cmd.customer)
+    if (auto e = booking::normalize_customer(*cmd.customer, c->country, env.phones))
+      return c->send(problem(*e));
   write(
       env, c,
       [cmd](store::WriteTx& tx) {

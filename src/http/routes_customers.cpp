@@ -21,6 +21,8 @@ void upsert(Env& env, const CtxPtr& c) {
   cmd.source = d.opt_str("source", 32).value_or("api");
   cmd.now = c->now;
   if (!d.ok()) return c->send(d.problem());
+  if (auto e = booking::normalize_customer(cmd.customer, c->country, env.phones))
+    return c->send(problem(*e));
   write(env, c, [cmd](store::WriteTx& tx) {
     auto r = booking::attempt(tx, [&] { return booking::upsert_customer(tx, cmd); });
     if (!r) return problem(r.error());

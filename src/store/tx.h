@@ -42,6 +42,8 @@ class ReadTx {
   virtual std::vector<Service> services(Id company_id) = 0;
   virtual std::optional<Staff> staff(Id company_id, Id id) = 0;
   virtual std::vector<Staff> staff_list(Id company_id) = 0;
+  // Ids of the active staff of a branch who perform a service, ascending.
+  virtual std::vector<Id> staff_for_service(Id company_id, Id branch_id, Id service_id) = 0;
   virtual std::optional<Customer> customer(Id company_id, Id id) = 0;
   virtual std::optional<Customer> customer_by_phone(Id company_id, const std::string& e164) = 0;
   // The appointment with its segments (active or not, ordered by start).

@@ -295,6 +295,10 @@ class Server:
 
     def stop(self) -> None:
         """Graceful stop (SIGTERM), SIGKILL after 10 s. Safe to call when not running."""
+        conn = getattr(self.tls, "conn", None)
+        if conn is not None:  # the calling thread's keep-alive connection
+            conn.close()
+            self.tls.conn = None
         if self.proc is not None:
             self.kill(signal.SIGTERM)
 
@@ -609,10 +613,14 @@ def run_concurrently(n: int, fn: Callable[[int], Any], *, timeout: float = 30.0,
     barrier = threading.Barrier(n)
 
     def worker(i: int) -> Any:
-        if warm is not None:
-            warm.warm()
-        barrier.wait(timeout)
-        return fn(i)
+        try:
+            if warm is not None:
+                warm.warm()
+            barrier.wait(timeout)
+            return fn(i)
+        finally:
+            if warm is not None:
+                warm.drop()  # this thread ends: close its connection
 
     ex = concurrent.futures.ThreadPoolExecutor(max_workers=n, thread_name_prefix="sys")
     futures = [ex.submit(worker, i) for i in range(n)]
@@ -700,6 +708,21 @@ class Company:
     def appointments(self, **query) -> list[dict]:
         q = {"from": WIDE_FROM, "to": WIDE_TO, "limit": 500, **query}
         return expect(self.api.get("/v1/appointments", query=q), 200)["items"]
+
+    def all_appointments(self, **query) -> list[dict]:
+        """Like appointments(), but pages past the 500-item limit by moving `from` to the
+        start of the last item seen (items overlapping it are deduplicated by id)."""
+        out: dict[int, dict] = {}
+        cur = query.pop("from", WIDE_FROM)
+        while True:
+            page = self.appointments(**{"from": cur, **query})
+            fresh = [a for a in page if a["id"] not in out]
+            out.update((a["id"], a) for a in fresh)
+            if len(page) < 500:
+                return list(out.values())
+            if not fresh:
+                raise AssertionError(f"cannot page past {cur}: 500 items start there")
+            cur = min(s["start"] for s in page[-1]["segments"])
 
     def items(self, path: str) -> list[dict]:
         return expect(self.api.get(path), 200)["items"]

@@ -4,9 +4,9 @@
     python3 tests/system/run_all.py                 # every test_*.py here
     python3 tests/system/run_all.py test_api test_races.RaceTest.test_same_slot
 
-Exits 0 only when nothing failed and something passed (all skipped, e.g. no binary: 1). A test counts once, however many of its subtests fail; a
-failing setUpClass counts as one failure. A watchdog (APPOINTD_TEST_TIMEOUT seconds, default
-1800) aborts a hung run; servers die with the runner (PR_SET_PDEATHSIG, see harness.py).
+Exits 0 only when nothing failed and something passed (everything skipped, e.g. no binary:
+exit 1). A test counts once, however many of its subtests fail; a failing setUpClass counts
+as one failure. A watchdog (APPOINTD_TEST_TIMEOUT seconds, default 1800) aborts a hung run; servers die with the runner (PR_SET_PDEATHSIG, see harness.py).
 """
 import faulthandler
 import os
@@ -64,7 +64,8 @@ def main(argv: list[str]) -> int:
                                       exit=True)
     loader = unittest.TestLoader()
     if argv:
-        suite = loader.loadTestsFromNames([a[:-3] if a.endswith(".py") else a for a in argv])
+        names = [os.path.basename(a)[:-3] if a.endswith(".py") else a for a in argv]
+        suite = loader.loadTestsFromNames(names)
     else:
         suite = loader.discover(HERE, pattern="test_*.py", top_level_dir=HERE)
     runner = unittest.TextTestRunner(verbosity=2, resultclass=CountingResult)

@@ -5,8 +5,8 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Client, Company, ServerTestCase, at, iso, minutes, parse_instant,  # noqa: E402
-                     phone, phone_formats)
+from harness import (Client, Company, ServerTestCase, at, iso, minutes, overlaps,  # noqa: E402
+                     parse_instant, phone, phone_formats, seg_interval)
 
 
 class ApiTest(ServerTestCase):
@@ -263,10 +263,29 @@ class ApiTest(ServerTestCase):
         c = p["conflicts"][0]
         self.assertEqual(c.get("segment_index"), 0, str(at_end))
         self.assertEqual(c.get("staff_id"), st["id"], str(at_end))
-        self.assertIsInstance(p.get("alternatives"), list, str(at_end))
-        self.assertLessEqual(len(p["alternatives"]), 5)
+        alternatives = p.get("alternatives")
+        self.assertIsInstance(alternatives, list, str(at_end))
+        self.assertTrue(1 <= len(alternatives) <= 5, str(at_end))
+        for alt in alternatives:
+            self.assertEqual(alt["service_id"], self.cut["id"], str(alt))
+            self.assertEqual(parse_instant(alt["end"]) - parse_instant(alt["start"]), minutes(30))
+            if alt["staff_id"] == st["id"]:
+                self.assertFalse(overlaps(seg_interval(alt), (at(12), at(12, 40))),
+                                 f"alternative {alt} collides with the booking that blocks")
         self.assertStatus(self.co.book_reply([self.co.seg(st, self.cut, at(12, 39))]), 409)
         self.assertStatus(self.co.book_reply([self.co.seg(st, self.cut, at(12, 40))]), 201)
+
+    def test_alternatives_are_bookable(self):
+        st = self.new_staff()
+        self.co.book([self.co.seg(st, self.cut, at(7))])
+        r = self.co.book_reply([self.co.seg(st, self.cut, at(7, 10))])
+        p = self.assertProblem(r, 409, "slot_unavailable")
+        self.assertTrue(p.get("alternatives"), str(r))
+        alt = p["alternatives"][0]  # possibly another staff member performing the service
+        again = self.co.book_reply([{"staff_id": alt["staff_id"],
+                                     "service_id": alt["service_id"], "start": alt["start"]}])
+        self.assertStatus(again, 201, msg=f"alternative {alt} was offered as free")
+        self.assertEqual(again.body["segments"][0]["end"], alt["end"])
 
     def test_buffer_before(self):
         st = self.new_staff(self.cut, self.cut_before)
@@ -312,10 +331,10 @@ class ApiTest(ServerTestCase):
     def test_health_ready_metrics(self):
         h = self.anon.get("/healthz")
         self.assertStatus(h, 200)
-        self.assertEqual(h.body, {"status": "ok"})
+        self.assertEqual(h.body["status"], "ok")
         rd = self.anon.get("/readyz")
         self.assertStatus(rd, 200)
-        self.assertEqual(rd.body, {"status": "ready"})
+        self.assertEqual(rd.body["status"], "ready")
         m = self.anon.get("/metrics")
         self.assertStatus(m, 200)
         self.assertTrue(m.content_type.startswith("text/plain"), m.content_type)

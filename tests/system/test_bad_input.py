@@ -1,6 +1,8 @@
 """Bad requests get a clean problem+json error, change nothing, and leave the server healthy."""
 import os
+import socket
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -40,6 +42,11 @@ class BadInputBase(ServerTestCase):
         before = self.snapshot()
         reply = send()
         body = self.assertProblem(reply, status, code, msg=msg)
+        self.assertHealthy()
+        self.assertEqual(self.snapshot(), before, f"{msg}: a {status} changed something")
+        for p in phones:
+            self.assertProblem(self.co.api.get("/v1/customers", query={"phone": p}), 404,
+                               "not_found", msg=f"{msg}: customer {p} was created")
         if body.get("code") == "validation_failed":
             errors = body.get("errors")
             self.assertIsInstance(errors, list, f"validation_failed carries errors: {reply}")
@@ -47,11 +54,6 @@ class BadInputBase(ServerTestCase):
             for e in errors:
                 self.assertIn("field", e, str(reply))
                 self.assertIn("message", e, str(reply))
-        self.assertHealthy()
-        self.assertEqual(self.snapshot(), before, f"{msg}: a {status} changed something")
-        for p in phones:
-            self.assertProblem(self.co.api.get("/v1/customers", query={"phone": p}), 404,
-                               "not_found", msg=f"{msg}: customer {p} was created")
         return body
 
 
@@ -269,6 +271,23 @@ class SlowClientTest(BadInputBase):
         req = (f"GET /healthz HTTP/1.1\r\nHost: {HOST}\r\n\r\n").encode()
         r = raw_exchange(self.server.port, [req[:10], req[10:]], pause_after={0: 0.5})
         self.assertStatus(r, 200)
+
+
+class ConnectionCapTest(ServerTestCase):
+    server_args = ("--max-connections", "4")
+
+    def test_connection_over_the_cap_gets_503(self):
+        idle = [socket.create_connection((HOST, self.server.port), timeout=5) for _ in range(4)]
+        try:
+            time.sleep(0.3)  # let the server accept them
+            r = raw_exchange(self.server.port, [f"GET /healthz HTTP/1.1\r\nHost: {HOST}\r\n\r\n"
+                                                .encode()])
+            self.assertProblem(r, 503, "too_many_connections")
+        finally:
+            for s in idle:
+                s.close()
+        time.sleep(0.3)  # let the server see them closed
+        self.assertHealthy()
 
 
 if __name__ == "__main__":

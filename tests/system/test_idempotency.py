@@ -7,7 +7,7 @@ import uuid
 from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Company, ServerTestCase, at, iso, phone, run_concurrently  # noqa: E402
+from harness import Company, ServerTestCase, at, phone, run_concurrently  # noqa: E402
 
 CLIENTS = 32
 

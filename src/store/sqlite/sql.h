@@ -36,6 +36,10 @@ inline constexpr const char* kStaffList =
     "WHERE company_id = ?1 ORDER BY id";
 inline constexpr const char* kStaffServices =
     "SELECT service_id FROM staff_services WHERE staff_id = ?1 ORDER BY service_id";
+inline constexpr const char* kStaffForService =
+    "SELECT s.id FROM staff s JOIN staff_services ss ON ss.staff_id = s.id "
+    "WHERE s.company_id = ?1 AND s.branch_id = ?2 AND ss.service_id = ?3 AND s.active = 1 "
+    "ORDER BY s.id";
 inline constexpr const char* kInsertStaff =
     "INSERT INTO staff(company_id, branch_id, name, email, active, created_at) "
     "VALUES (?1,?2,?3,?4,?5,?6)";

@@ -126,6 +126,14 @@ std::vector<Staff> SqliteTx::staff_list(Id company_id) {
   return out;
 }
 
+std::vector<Id> SqliteTx::staff_for_service(Id company_id, Id branch_id, Id service_id) {
+  auto s = c_.prepare(sql::kStaffForService);
+  s.bind(1, company_id).bind(2, branch_id).bind(3, service_id);
+  std::vector<Id> out;
+  while (s.step()) out.push_back(s.i64(0));
+  return out;
+}
+
 std::optional<Customer> SqliteTx::customer(Id company_id, Id id) {
   auto s = c_.prepare(sql::kCustomer);
   s.bind(1, company_id).bind(2, id);
@@ -239,24 +247,37 @@ std::optional<StoredResponse> SqliteTx::idempotency(Id company_id, const std::st
   return StoredResponse{s.text(0), static_cast<int>(s.i64(1)), s.text(2)};
 }
 
+namespace {
+// Savepoint statements by nesting depth, prepared once per connection (cached by address).
+constexpr int kMaxDepth = 4;
+constexpr const char* kSavepoint[kMaxDepth] = {"SAVEPOINT sp1", "SAVEPOINT sp2", "SAVEPOINT sp3",
+                                               "SAVEPOINT sp4"};
+constexpr const char* kRelease[kMaxDepth] = {"RELEASE sp1", "RELEASE sp2", "RELEASE sp3",
+                                             "RELEASE sp4"};
+constexpr const char* kRollbackTo[kMaxDepth] = {"ROLLBACK TO sp1", "ROLLBACK TO sp2",
+                                                "ROLLBACK TO sp3", "ROLLBACK TO sp4"};
+}  // namespace
+
 void SqliteTx::savepoint() {
-  ++depth_;
-  c_.exec(("SAVEPOINT sp" + std::to_string(depth_)).c_str());
+  if (depth_ >= kMaxDepth) throw StoreError("savepoints nested too deep");
+  c_.prepare(kSavepoint[depth_++]).exec();
 }
 
 void SqliteTx::rollback_savepoint() {
-  std::string n = "sp" + std::to_string(depth_--);
-  c_.exec(("ROLLBACK TO " + n + "; RELEASE " + n).c_str());
+  int d = depth_--;
+  c_.prepare(kRollbackTo[d - 1]).exec();
+  c_.prepare(kRelease[d - 1]).exec();
 }
 
 void SqliteTx::rollback_all() {
   if (depth_ == 0) return;
   depth_ = 0;
-  c_.exec("ROLLBACK TO sp1; RELEASE sp1");
+  c_.prepare(kRollbackTo[0]).exec();
+  c_.prepare(kRelease[0]).exec();
 }
 
 void SqliteTx::release_savepoint() {
-  c_.exec(("RELEASE sp" + std::to_string(depth_--)).c_str());
+  c_.prepare(kRelease[--depth_]).exec();
 }
 
 Id SqliteTx::insert_company(const Company& c) {

@@ -1,0 +1,49 @@
+-- wrk script: POST /v1/appointments for a random staff member (of STAFF_IDS) at a random
+-- 15-minute start within one week, for one of 1,000 returning customers; counts 201 and 409
+-- apart.
+local key = os.getenv("BENCH_KEY")
+local service = os.getenv("BENCH_SERVICE")
+local staff = {}
+for id in string.gmatch(os.getenv("BENCH_STAFF"), "%d+") do staff[#staff + 1] = id end
+local week_start = 1893456000  -- 2030-01-01T00:00:00Z: always in the future
+local slots = 7 * 24 * 4
+
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads + 1)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  math.randomseed(os.time() * 1000 + id)
+  created, conflicts, others = 0, 0, 0
+  wrk.method = "POST"
+  wrk.headers["Authorization"] = "Bearer " .. key
+  wrk.headers["Content-Type"] = "application/json"
+end
+
+function request()
+  local s = staff[math.random(#staff)]
+  local t = week_start + (math.random(slots) - 1) * 900
+  local body = string.format(
+    '{"customer":{"phone":"+4930%07d","name":"Bench"},"segments":[{"staff_id":%s,"service_id":%s,"start":"%s"}]}',
+    math.random(1000000, 1000999), s, service, os.date("!%Y-%m-%dT%H:%M:%SZ", t))
+  return wrk.format(nil, "/v1/appointments", nil, body)
+end
+
+function response(status, headers, body)
+  if status == 201 then created = created + 1
+  elseif status == 409 then conflicts = conflicts + 1
+  else others = others + 1 end
+end
+
+function done(summary, latency, requests)
+  local c, k, o = 0, 0, 0
+  for _, t in ipairs(threads) do
+    c = c + t:get("created"); k = k + t:get("conflicts"); o = o + t:get("others")
+  end
+  local secs = summary.duration / 1e6
+  io.write(string.format("RESULT requests=%d secs=%.2f rps=%.0f created=%d created_rps=%.0f conflicts=%d conflict_rps=%.0f other=%d p50_ms=%.2f p99_ms=%.2f\n",
+    summary.requests, secs, summary.requests / secs, c, c / secs, k, k / secs, o,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds appointd and its tests with ASan+UBSan, and runs every test:
+# GoogleTest units and the system tests that drive the real binary over HTTP on loopback.
+# Ends with ctest's summary line. Options: TEST_FILTER=regex (ctest -R).
+set -euo pipefail
+cd "$(dirname "$0")"
+source scripts/deps.sh
+appointd_install_missing "${APPOINTD_BUILD_DEPS[@]}" "${APPOINTD_TEST_DEPS[@]}"
+
+BUILD=${BUILD_DIR:-build-asan}
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAPPOINTD_SANITIZE=ON >/dev/null
+cmake --build "$BUILD" -j "$(nproc)"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export APPOINTD_BIN="$PWD/$BUILD/appointd"
+
+cd "$BUILD"
+ctest --output-on-failure --timeout 600 -j 2 ${TEST_FILTER:+-R "$TEST_FILTER"}
