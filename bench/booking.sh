@@ -14,7 +14,7 @@ work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 db="sqlite:$work/bench.db"
 platform=$(./build/appointd keys create --platform --db "$db" 2>/dev/null)
-./build/appointd serve --db "$db" --listen "127.0.0.1:$port" --durability full --log-level warn \
+./build/appointd serve --db "$db" --listen "127.0.0.1:$port" --durability full --log-level warn ${BENCH_THREADS:+--threads $BENCH_THREADS} \
   >"$work/serve.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT

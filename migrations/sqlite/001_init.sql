@@ -111,8 +111,10 @@ CREATE TABLE segments (
   active INTEGER NOT NULL DEFAULT 1,
   CHECK (starts_at < ends_at AND blocked_from <= starts_at AND ends_at <= blocked_until)
 );
--- I1 overlap check: a bounded range scan per staff member (blocked intervals have a max length).
-CREATE INDEX segments_staff_active ON segments(staff_id, blocked_from) WHERE active = 1;
+-- I1 overlap check: a bounded range scan per staff member (blocked intervals have a max length),
+-- covering, so the scan never touches the table.
+CREATE INDEX segments_staff_active
+  ON segments(staff_id, blocked_from, blocked_until, appointment_id) WHERE active = 1;
 CREATE INDEX segments_appointment ON segments(appointment_id);
 
 CREATE TABLE holds (
@@ -126,7 +128,7 @@ CREATE TABLE holds (
   expires_at INTEGER NOT NULL,
   owner TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX holds_staff ON holds(staff_id, blocked_from);
+CREATE INDEX holds_staff ON holds(staff_id, blocked_from, blocked_until, expires_at);
 
 -- I4: one outcome per (company, key).
 CREATE TABLE idempotency_keys (

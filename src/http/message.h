@@ -31,6 +31,7 @@ struct Response {
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
   std::string body;
+  std::string code;  // the problem's stable code for errors (for metrics); not sent
 };
 
 // Completes a request. Must be called exactly once, from any thread.

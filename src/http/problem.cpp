@@ -12,6 +12,7 @@ Response problem(int status, std::string_view code, std::string_view title, std:
   j["code"] = code;
   Response r;
   r.status = status;
+  r.code = code;
   r.content_type = "application/problem+json";
   r.body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return r;

@@ -12,14 +12,12 @@ namespace {
 
 using nlohmann::json;
 
-// Counts booking outcomes by the stable code of the answer ("booked" for a 2xx).
+// Counts booking outcomes by the stable code of the answer ("ok" for a 2xx).
 std::function<void(const Response&)> outcome_counter(Env& env, const char* op) {
   return [&env, op](const Response& r) {
-    std::string outcome = "ok";
-    if (r.status >= 400) {
-      json j = json::parse(r.body, nullptr, false);
-      outcome = j.is_object() && j.contains("code") ? j["code"].get<std::string>() : "error";
-    }
+    const std::string& outcome = r.status < 400   ? std::string("ok")
+                                 : r.code.empty() ? std::string("error")
+                                                  : r.code;
     env.metrics
         .counter("appointd_booking_outcomes_total", "Outcomes of booking use cases",
                  {{"op", op}, {"outcome", outcome}})

@@ -94,16 +94,17 @@ inline constexpr const char* kDeleteSegments = "DELETE FROM segments WHERE appoi
 inline constexpr const char* kDeactivateSegments =
     "UPDATE segments SET active = 0 WHERE appointment_id = ?1 AND active = 1";
 
-// I1 check: active segments of a staff member overlapping [?2, ?3). blocked_from > ?2 - max
-// bounds the index range scan, since no blocked interval is longer than the max (?5).
-inline constexpr const char* kBlockingSegments =
-    "SELECT id, appointment_id, blocked_from, blocked_until FROM segments "
+// I1 check: active segments (kind 0) and live holds (kind 1) of a staff member overlapping
+// [?2, ?3), except appointment ?4's segments; ?6 is now. blocked_from > ?2 - max (?5) bounds
+// both covering-index range scans, since no blocked interval is longer than the max.
+inline constexpr const char* kBlocks =
+    "SELECT 0, id, appointment_id, blocked_from, blocked_until FROM segments "
     "WHERE staff_id = ?1 AND active = 1 AND blocked_from < ?3 AND blocked_from > ?2 - ?5 "
-    "AND blocked_until > ?2 AND appointment_id != ?4 ORDER BY blocked_from";
-inline constexpr const char* kBlockingHolds =
-    "SELECT id, blocked_from, blocked_until FROM holds "
+    "AND blocked_until > ?2 AND appointment_id != ?4 "
+    "UNION ALL "
+    "SELECT 1, id, 0, blocked_from, blocked_until FROM holds "
     "WHERE staff_id = ?1 AND blocked_from < ?3 AND blocked_from > ?2 - ?5 "
-    "AND blocked_until > ?2 AND expires_at > ?4 ORDER BY blocked_from";
+    "AND blocked_until > ?2 AND expires_at > ?6";
 
 inline constexpr const char* kInsertEvent =
     "INSERT INTO events(company_id, appointment_id, kind, payload, created_at) "

@@ -219,24 +219,15 @@ std::optional<ApiKey> SqliteTx::api_key_by_hash(const std::string& sha256_hex) {
 
 std::vector<Block> SqliteTx::blocks(Id staff_id, Interval blocked, Id exclude, Instant now) {
   std::vector<Block> out;
-  const std::int64_t max_len = kMaxBlocked.count();
-  {
-    auto s = c_.prepare(sql::kBlockingSegments);
-    s.bind(1, staff_id).bind(2, to_unix(blocked.from)).bind(3, to_unix(blocked.until));
-    s.bind(4, exclude).bind(5, max_len);
-    while (s.step())
-      out.push_back({Block::kSegment,
-                     s.i64(0),
-                     s.i64(1),
-                     staff_id,
-                     {from_unix(s.i64(2)), from_unix(s.i64(3))}});
-  }
-  auto s = c_.prepare(sql::kBlockingHolds);
+  auto s = c_.prepare(sql::kBlocks);
   s.bind(1, staff_id).bind(2, to_unix(blocked.from)).bind(3, to_unix(blocked.until));
-  s.bind(4, to_unix(now)).bind(5, max_len);
+  s.bind(4, exclude).bind(5, kMaxBlocked.count()).bind(6, to_unix(now));
   while (s.step())
-    out.push_back(
-        {Block::kHold, s.i64(0), 0, staff_id, {from_unix(s.i64(1)), from_unix(s.i64(2))}});
+    out.push_back({s.i64(0) ? Block::kHold : Block::kSegment,
+                   s.i64(1),
+                   s.i64(2),
+                   staff_id,
+                   {from_unix(s.i64(3)), from_unix(s.i64(4))}});
   return out;
 }
 
