@@ -25,7 +25,7 @@ struct ServerOptions {
   int max_connections = 4096;  // beyond: 503 too_many_connections, then close
 };
 
-// Runs the server until `stop` is requested (SIGINT/SIGTERM are handled inside: they stop the
+// Runs the server until SIGINT or SIGTERM (handled inside: they stop the
 // server gracefully). Calls on_listening(port) once the socket listens. Throws on bind failure.
 void run_server(const ServerOptions& opts, Handler handler, obs::Registry& metrics,
                 std::function<void(std::uint16_t)> on_listening);

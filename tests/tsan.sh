@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# ThreadSanitizer run of the concurrency tests: the store's group-commit unit tests, and the
+# race and idempotency system tests against a TSan-built server. Slow; not part of ./test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+appointd_install_missing "${APPOINTD_BUILD_DEPS[@]}" "${APPOINTD_TEST_DEPS[@]}"
+BUILD=build-tsan
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAPPOINTD_TSAN=ON >/dev/null
+cmake --build "$BUILD" -j "$(nproc)"
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+"$BUILD"/tests/unit_tests --gtest_filter='StoreTest.*'
+export APPOINTD_BIN="$PWD/$BUILD/appointd"
+python3 tests/system/run_all.py test_races test_idempotency test_crash
