@@ -37,6 +37,14 @@ int http_status(ErrorCode c) {
       return 401;
     case ErrorCode::kForbidden:
       return 403;
+    case ErrorCode::kOutsideWorkingHours:
+    case ErrorCode::kStaffTimeOff:
+    case ErrorCode::kTooSoon:
+    case ErrorCode::kBeyondHorizon:
+    case ErrorCode::kHoldMismatch:
+      return 422;
+    case ErrorCode::kHoldExpired:
+      return 409;
   }
   return 500;
 }
@@ -67,6 +75,18 @@ const char* code_name(ErrorCode c) {
       return "unauthorized";
     case ErrorCode::kForbidden:
       return "forbidden";
+    case ErrorCode::kOutsideWorkingHours:
+      return "outside_working_hours";
+    case ErrorCode::kStaffTimeOff:
+      return "staff_time_off";
+    case ErrorCode::kTooSoon:
+      return "too_soon";
+    case ErrorCode::kBeyondHorizon:
+      return "beyond_horizon";
+    case ErrorCode::kHoldExpired:
+      return "hold_expired";
+    case ErrorCode::kHoldMismatch:
+      return "hold_mismatch";
   }
   return "internal_error";
 }
@@ -97,6 +117,18 @@ const char* title_of(ErrorCode c) {
       return "Unauthorized";
     case ErrorCode::kForbidden:
       return "Forbidden";
+    case ErrorCode::kOutsideWorkingHours:
+      return "Outside working hours";
+    case ErrorCode::kStaffTimeOff:
+      return "Staff time off";
+    case ErrorCode::kTooSoon:
+      return "Too soon";
+    case ErrorCode::kBeyondHorizon:
+      return "Beyond booking horizon";
+    case ErrorCode::kHoldExpired:
+      return "Hold expired";
+    case ErrorCode::kHoldMismatch:
+      return "Hold does not match";
   }
   return "Internal error";
 }

@@ -24,6 +24,14 @@ enum class ErrorCode {
   kInvalidTimeZone,      // 422: unknown IANA zone
   kUnauthorized,         // 401
   kForbidden,            // 403
+  // Scheduling rules (docs/api.md "Scheduling"), each 422:
+  kOutsideWorkingHours,  // a segment is not inside the staff member's working hours
+  kStaffTimeOff,         // a segment overlaps the staff member's time off
+  kTooSoon,              // a segment starts before now + the company's minimum notice
+  kBeyondHorizon,        // a segment starts at or after now + the booking horizon
+  // Holds:
+  kHoldExpired,   // 409: the hold given with a booking has expired
+  kHoldMismatch,  // 422: the hold is for another staff member, service or start
 };
 
 struct Error {

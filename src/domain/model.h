@@ -12,12 +12,21 @@ namespace appointd {
 
 using Id = std::int64_t;
 
+// How a company's calendar is offered (docs/api.md "Scheduling").
+struct SchedulingSettings {
+  int slot_step_minutes = 15;  // grid of the listed starts, from the start of working hours
+  int min_notice_minutes = 0;  // a start must be at least this far after now
+  int horizon_days = 90;       // and earlier than now + this many days
+  bool operator==(const SchedulingSettings&) const = default;
+};
+
 struct Company {
   Id id = 0;
   std::string name;
   std::string timezone;  // IANA
   std::string country;   // ISO 3166-1 alpha-2, default region for phone numbers
   Instant created_at{};
+  SchedulingSettings settings{};
 };
 
 struct Branch {
@@ -68,6 +77,39 @@ struct Segment {
   Interval time;     // [start, end)
   Interval blocked;  // [start - buffer_before, end + buffer_after)
   bool active = true;
+};
+
+// One interval of a staff member's weekly working hours, in the local time of the staff
+// member's branch: [start_minute, end_minute) of `weekday` (0 = Monday ... 6 = Sunday).
+// Several intervals a day make breaks; end_minute 1440 is midnight at the end of the day.
+struct WorkingHours {
+  int weekday = 0;
+  int start_minute = 0;
+  int end_minute = 0;
+  bool operator==(const WorkingHours&) const = default;
+};
+
+// A staff member is away for [time.from, time.until) (UTC instants).
+struct TimeOff {
+  Id id = 0;
+  Id staff_id = 0;
+  Interval time;
+  std::string reason;
+};
+
+// A start reserved for a staff member and service until expires_at: it blocks `blocked` for
+// everyone but the booking that converts it (DESIGN.md I1 counts it until it expires).
+struct Hold {
+  Id id = 0;
+  Id company_id = 0;
+  Id staff_id = 0;
+  Id service_id = 0;
+  Interval time;     // [start, end) of the held service
+  Interval blocked;  // with the service's buffers
+  Instant expires_at{};
+  std::string owner;  // a free label of the holder (e.g. a call id); may be empty
+
+  bool live(Instant now) const { return expires_at > now; }
 };
 
 enum class AppointmentStatus { kBooked, kCancelled };
