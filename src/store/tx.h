@@ -30,6 +30,16 @@ struct CustomerUpsert {
   bool created = false;
 };
 
+// What the slot computation needs of one staff member (ReadTx::staff_schedules).
+struct StaffSchedule {
+  Id staff_id = 0;
+  Id branch_id = 0;
+  bool active = true;
+  std::string timezone;             // IANA zone of the staff member's branch
+  std::vector<WorkingHours> hours;  // every row, ordered by weekday, start_minute
+  std::vector<TimeOff> time_off;    // the entries overlapping the window, ordered by start
+};
+
 // Read operations; usable on a read-only connection and inside a write transaction.
 class ReadTx {
  public:
@@ -55,6 +65,28 @@ class ReadTx {
   // interval overlaps `blocked`, except the segments of appointment `exclude` (0: none).
   virtual std::vector<Block> blocks(Id staff_id, Interval blocked, Id exclude, Instant now) = 0;
   virtual std::optional<StoredResponse> idempotency(Id company_id, const std::string& key) = 0;
+
+  // --- scheduling (issue 3) ---
+  // Ids of the active staff of the company (any branch) who perform a service, ascending.
+  virtual std::vector<Id> staff_performing(Id company_id, Id service_id) = 0;
+  // The weekly working hours of a staff member of the company, ordered by weekday and start;
+  // empty for an unknown staff member, another company's, or one without hours.
+  virtual std::vector<WorkingHours> working_hours(Id company_id, Id staff_id) = 0;
+  // The time off of a staff member of the company ending after `after`, ordered by start,
+  // at most `limit` entries.
+  virtual std::vector<TimeOff> time_off(Id company_id, Id staff_id, Instant after, int limit) = 0;
+  // Branch zone, working hours and the time off overlapping `window` of each of the listed
+  // staff members of the company, ordered by staff id; ids of other companies and unknown ids
+  // are left out. A bounded number of queries whatever the number of staff (SQLite: three).
+  virtual std::vector<StaffSchedule> staff_schedules(Id company_id, std::span<const Id> staff_ids,
+                                                     Interval window) = 0;
+  // blocks() for several staff members at once, in one query: active segments and live holds
+  // whose blocked interval overlaps `window`, ordered by staff id, then blocked.from. The ids
+  // must be of one company (callers pass ids they got from staff_schedules or staff()).
+  virtual std::vector<Block> blocks_of(std::span<const Id> staff_ids, Interval window, Id exclude,
+                                       Instant now) = 0;
+  // A hold of the company, live or expired.
+  virtual std::optional<Hold> hold(Id company_id, Id id) = 0;
 };
 
 // Read and write operations inside one write transaction.
@@ -90,6 +122,21 @@ class WriteTx : public ReadTx {
   virtual void store_idempotency(Id company_id, const std::string& key, const StoredResponse& r,
                                  Instant now) = 0;
   virtual Id insert_api_key(const ApiKey& k, const std::string& sha256_hex, Instant now) = 0;
+
+  // --- scheduling (issue 3) ---
+  // Sets the company's scheduling settings (already validated).
+  virtual void update_company_settings(Id company_id, const SchedulingSettings& s) = 0;
+  // Replaces all working hours of a staff member (already validated, of the caller's company).
+  virtual void replace_working_hours(Id staff_id, const std::vector<WorkingHours>& hours) = 0;
+  virtual Id insert_time_off(const TimeOff& t) = 0;  // t.staff_id of the caller's company
+  // Deletes time off `id` of the staff member of the company; false when there is none.
+  virtual bool delete_time_off(Id company_id, Id staff_id, Id id) = 0;
+  virtual Id insert_hold(const Hold& h) = 0;
+  // Deletes hold `id` of the company (live or expired); false when there is none.
+  virtual bool delete_hold(Id company_id, Id id) = 0;
+  // Deletes the expired holds (expires_at <= now) of a staff member: housekeeping only, since
+  // every reader already ignores them. Returns how many went.
+  virtual int delete_expired_holds(Id staff_id, Instant now) = 0;
 };
 
 }  // namespace appointd::store

@@ -5,9 +5,14 @@
 namespace appointd::store::sqlite::sql {
 
 inline constexpr const char* kCompany =
-    "SELECT id, name, timezone, country, created_at FROM companies WHERE id = ?1";
+    "SELECT id, name, timezone, country, created_at, slot_step_minutes, min_notice_minutes, "
+    "horizon_days FROM companies WHERE id = ?1";
 inline constexpr const char* kInsertCompany =
-    "INSERT INTO companies(name, timezone, country, created_at) VALUES (?1, ?2, ?3, ?4)";
+    "INSERT INTO companies(name, timezone, country, created_at, slot_step_minutes, "
+    "min_notice_minutes, horizon_days) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+inline constexpr const char* kUpdateCompanySettings =
+    "UPDATE companies SET slot_step_minutes = ?2, min_notice_minutes = ?3, horizon_days = ?4 "
+    "WHERE id = ?1";
 
 inline constexpr const char* kBranch =
     "SELECT id, company_id, name, timezone, phone, created_at FROM branches "
@@ -105,6 +110,60 @@ inline constexpr const char* kBlocks =
     "SELECT 1, id, 0, blocked_from, blocked_until FROM holds "
     "WHERE staff_id = ?1 AND blocked_from < ?3 AND blocked_from > ?2 - ?5 "
     "AND blocked_until > ?2 AND expires_at > ?6";
+
+// --- scheduling ---
+// Lists of ids are bound as one JSON array text (?N) and expanded by json_each: one prepared
+// statement for any number of staff, and input is still never part of the SQL text.
+inline constexpr const char* kStaffPerforming =
+    "SELECT s.id FROM staff s JOIN staff_services ss ON ss.staff_id = s.id "
+    "WHERE s.company_id = ?1 AND ss.service_id = ?2 AND s.active = 1 ORDER BY s.id";
+inline constexpr const char* kWorkingHours =
+    "SELECT w.weekday, w.start_minute, w.end_minute FROM working_hours w "
+    "JOIN staff s ON s.id = w.staff_id WHERE s.company_id = ?1 AND w.staff_id = ?2 "
+    "ORDER BY w.weekday, w.start_minute";
+inline constexpr const char* kDeleteWorkingHours = "DELETE FROM working_hours WHERE staff_id = ?1";
+inline constexpr const char* kInsertWorkingHours =
+    "INSERT INTO working_hours(staff_id, weekday, start_minute, end_minute) VALUES (?1,?2,?3,?4)";
+inline constexpr const char* kTimeOff =
+    "SELECT t.id, t.staff_id, t.starts_at, t.ends_at, t.reason FROM time_off t "
+    "JOIN staff s ON s.id = t.staff_id WHERE s.company_id = ?1 AND t.staff_id = ?2 "
+    "AND t.ends_at > ?3 ORDER BY t.starts_at, t.id LIMIT ?4";
+inline constexpr const char* kInsertTimeOff =
+    "INSERT INTO time_off(staff_id, starts_at, ends_at, reason) VALUES (?1,?2,?3,?4)";
+inline constexpr const char* kDeleteTimeOff =
+    "DELETE FROM time_off WHERE id = ?3 AND staff_id = ?2 "
+    "AND staff_id IN (SELECT id FROM staff WHERE company_id = ?1)";
+inline constexpr const char* kScheduleStaff =
+    "SELECT s.id, s.branch_id, s.active, b.timezone FROM staff s "
+    "JOIN branches b ON b.id = s.branch_id "
+    "WHERE s.company_id = ?1 AND s.id IN (SELECT value FROM json_each(?2)) ORDER BY s.id";
+inline constexpr const char* kScheduleHours =
+    "SELECT staff_id, weekday, start_minute, end_minute FROM working_hours "
+    "WHERE staff_id IN (SELECT value FROM json_each(?1)) "
+    "ORDER BY staff_id, weekday, start_minute";
+inline constexpr const char* kScheduleTimeOff =
+    "SELECT id, staff_id, starts_at, ends_at, reason FROM time_off "
+    "WHERE staff_id IN (SELECT value FROM json_each(?1)) AND ends_at > ?2 AND starts_at < ?3 "
+    "ORDER BY staff_id, starts_at";
+// kBlocks for a JSON array of staff ids (?1), ordered by staff, then start.
+inline constexpr const char* kBlocksOf =
+    "SELECT staff_id, 0, id, appointment_id, blocked_from, blocked_until FROM segments "
+    "WHERE staff_id IN (SELECT value FROM json_each(?1)) AND active = 1 AND blocked_from < ?3 "
+    "AND blocked_from > ?2 - ?5 AND blocked_until > ?2 AND appointment_id != ?4 "
+    "UNION ALL "
+    "SELECT staff_id, 1, id, 0, blocked_from, blocked_until FROM holds "
+    "WHERE staff_id IN (SELECT value FROM json_each(?1)) AND blocked_from < ?3 "
+    "AND blocked_from > ?2 - ?5 AND blocked_until > ?2 AND expires_at > ?6 "
+    "ORDER BY 1, 5";
+inline constexpr const char* kHold =
+    "SELECT id, company_id, staff_id, service_id, starts_at, ends_at, blocked_from, "
+    "blocked_until, expires_at, owner FROM holds WHERE company_id = ?1 AND id = ?2";
+inline constexpr const char* kInsertHold =
+    "INSERT INTO holds(company_id, staff_id, service_id, starts_at, ends_at, blocked_from, "
+    "blocked_until, expires_at, owner) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)";
+inline constexpr const char* kDeleteHold = "DELETE FROM holds WHERE company_id = ?1 AND id = ?2";
+inline constexpr const char* kDeleteExpiredHolds =
+    "DELETE FROM holds WHERE staff_id = ?1 AND expires_at <= ?2";
 
 inline constexpr const char* kInsertEvent =
     "INSERT INTO events(company_id, appointment_id, kind, payload, created_at) "

@@ -1,5 +1,6 @@
 #include "store/sqlite/sqlite_tx.h"
 
+#include <algorithm>
 #include <string>
 
 #include "domain/segments.h"
@@ -10,7 +11,21 @@ namespace appointd::store::sqlite {
 namespace {
 
 Company read_company(Stmt& s) {
-  return {s.i64(0), s.text(1), s.text(2), s.text(3), from_unix(s.i64(4))};
+  Company c{s.i64(0), s.text(1), s.text(2), s.text(3), from_unix(s.i64(4)), {}};
+  c.settings = {static_cast<int>(s.i64(5)), static_cast<int>(s.i64(6)), static_cast<int>(s.i64(7))};
+  return c;
+}
+TimeOff read_time_off(Stmt& s) {
+  return {s.i64(0), s.i64(1), {from_unix(s.i64(2)), from_unix(s.i64(3))}, s.text(4)};
+}
+// A list of ids as the JSON array text json_each expands ("[1,2,3]").
+std::string id_array(std::span<const Id> ids) {
+  std::string out = "[";
+  for (Id id : ids) {
+    if (out.size() > 1) out += ',';
+    out += std::to_string(id);
+  }
+  return out + "]";
 }
 Branch read_branch(Stmt& s) {
   return {s.i64(0), s.i64(1), s.text(2), s.text(3), s.text(4), from_unix(s.i64(5))};
@@ -274,6 +289,8 @@ void SqliteTx::release_savepoint() {
 Id SqliteTx::insert_company(const Company& c) {
   auto s = c_.prepare(sql::kInsertCompany);
   s.bind(1, c.name).bind(2, c.timezone).bind(3, c.country).bind(4, to_unix(c.created_at));
+  s.bind(5, c.settings.slot_step_minutes).bind(6, c.settings.min_notice_minutes);
+  s.bind(7, c.settings.horizon_days);
   s.exec();
   return c_.last_insert_id();
 }
@@ -410,6 +427,168 @@ Id SqliteTx::insert_api_key(const ApiKey& k, const std::string& sha256_hex, Inst
   s.bind(4, k.role == KeyRole::kPlatform ? "platform" : "company").bind(5, to_unix(now));
   s.exec();
   return c_.last_insert_id();
+}
+
+// --- scheduling ---
+
+std::vector<Id> SqliteTx::staff_performing(Id company_id, Id service_id) {
+  auto s = c_.prepare(sql::kStaffPerforming);
+  s.bind(1, company_id).bind(2, service_id);
+  std::vector<Id> out;
+  while (s.step()) out.push_back(s.i64(0));
+  return out;
+}
+
+std::vector<WorkingHours> SqliteTx::working_hours(Id company_id, Id staff_id) {
+  auto s = c_.prepare(sql::kWorkingHours);
+  s.bind(1, company_id).bind(2, staff_id);
+  std::vector<WorkingHours> out;
+  while (s.step())
+    out.push_back(
+        {static_cast<int>(s.i64(0)), static_cast<int>(s.i64(1)), static_cast<int>(s.i64(2))});
+  return out;
+}
+
+std::vector<TimeOff> SqliteTx::time_off(Id company_id, Id staff_id, Instant after, int limit) {
+  auto s = c_.prepare(sql::kTimeOff);
+  s.bind(1, company_id).bind(2, staff_id).bind(3, to_unix(after)).bind(4, limit);
+  std::vector<TimeOff> out;
+  while (s.step()) out.push_back(read_time_off(s));
+  return out;
+}
+
+std::vector<StaffSchedule> SqliteTx::staff_schedules(Id company_id, std::span<const Id> staff_ids,
+                                                     Interval window) {
+  std::vector<StaffSchedule> out;
+  if (staff_ids.empty()) return out;
+  {
+    auto s = c_.prepare(sql::kScheduleStaff);
+    s.bind(1, company_id).bind(2, id_array(staff_ids));
+    while (s.step()) {
+      StaffSchedule st;
+      st.staff_id = s.i64(0);
+      st.branch_id = s.i64(1);
+      st.active = s.i64(2) != 0;
+      st.timezone = s.text(3);
+      out.push_back(std::move(st));
+    }
+  }
+  if (out.empty()) return out;
+  // Only the ids found in the company go on to the next queries (I7).
+  std::vector<Id> ids;
+  for (const auto& st : out) ids.push_back(st.staff_id);
+  const std::string ids_json = id_array(ids);
+  auto find = [&](Id id) -> StaffSchedule& {
+    return *std::lower_bound(out.begin(), out.end(), id,
+                             [](const StaffSchedule& a, Id b) { return a.staff_id < b; });
+  };
+  {
+    auto s = c_.prepare(sql::kScheduleHours);
+    s.bind(1, ids_json);
+    while (s.step())
+      find(s.i64(0)).hours.push_back(
+          {static_cast<int>(s.i64(1)), static_cast<int>(s.i64(2)), static_cast<int>(s.i64(3))});
+  }
+  {
+    auto s = c_.prepare(sql::kScheduleTimeOff);
+    s.bind(1, ids_json).bind(2, to_unix(window.from)).bind(3, to_unix(window.until));
+    while (s.step()) {
+      TimeOff t = read_time_off(s);
+      find(t.staff_id).time_off.push_back(std::move(t));
+    }
+  }
+  return out;
+}
+
+std::vector<Block> SqliteTx::blocks_of(std::span<const Id> staff_ids, Interval window, Id exclude,
+                                       Instant now) {
+  std::vector<Block> out;
+  if (staff_ids.empty()) return out;
+  auto s = c_.prepare(sql::kBlocksOf);
+  s.bind(1, id_array(staff_ids)).bind(2, to_unix(window.from)).bind(3, to_unix(window.until));
+  s.bind(4, exclude).bind(5, kMaxBlocked.count()).bind(6, to_unix(now));
+  while (s.step())
+    out.push_back({s.i64(1) ? Block::kHold : Block::kSegment,
+                   s.i64(2),
+                   s.i64(3),
+                   s.i64(0),
+                   {from_unix(s.i64(4)), from_unix(s.i64(5))}});
+  return out;
+}
+
+std::optional<Hold> SqliteTx::hold(Id company_id, Id id) {
+  auto s = c_.prepare(sql::kHold);
+  s.bind(1, company_id).bind(2, id);
+  if (!s.step()) return std::nullopt;
+  Hold h;
+  h.id = s.i64(0);
+  h.company_id = s.i64(1);
+  h.staff_id = s.i64(2);
+  h.service_id = s.i64(3);
+  h.time = {from_unix(s.i64(4)), from_unix(s.i64(5))};
+  h.blocked = {from_unix(s.i64(6)), from_unix(s.i64(7))};
+  h.expires_at = from_unix(s.i64(8));
+  h.owner = s.text(9);
+  return h;
+}
+
+void SqliteTx::update_company_settings(Id company_id, const SchedulingSettings& v) {
+  auto s = c_.prepare(sql::kUpdateCompanySettings);
+  s.bind(1, company_id).bind(2, v.slot_step_minutes).bind(3, v.min_notice_minutes);
+  s.bind(4, v.horizon_days);
+  s.exec();
+}
+
+void SqliteTx::replace_working_hours(Id staff_id, const std::vector<WorkingHours>& hours) {
+  {
+    auto s = c_.prepare(sql::kDeleteWorkingHours);
+    s.bind(1, staff_id);
+    s.exec();
+  }
+  for (const auto& h : hours) {
+    auto s = c_.prepare(sql::kInsertWorkingHours);
+    s.bind(1, staff_id).bind(2, h.weekday).bind(3, h.start_minute).bind(4, h.end_minute);
+    s.exec();
+  }
+}
+
+Id SqliteTx::insert_time_off(const TimeOff& t) {
+  auto s = c_.prepare(sql::kInsertTimeOff);
+  s.bind(1, t.staff_id).bind(2, to_unix(t.time.from)).bind(3, to_unix(t.time.until));
+  s.bind(4, t.reason);
+  s.exec();
+  return c_.last_insert_id();
+}
+
+bool SqliteTx::delete_time_off(Id company_id, Id staff_id, Id id) {
+  auto s = c_.prepare(sql::kDeleteTimeOff);
+  s.bind(1, company_id).bind(2, staff_id).bind(3, id);
+  s.exec();
+  return c_.changes() > 0;
+}
+
+Id SqliteTx::insert_hold(const Hold& h) {
+  auto s = c_.prepare(sql::kInsertHold);
+  s.bind(1, h.company_id).bind(2, h.staff_id).bind(3, h.service_id);
+  s.bind(4, to_unix(h.time.from)).bind(5, to_unix(h.time.until));
+  s.bind(6, to_unix(h.blocked.from)).bind(7, to_unix(h.blocked.until));
+  s.bind(8, to_unix(h.expires_at)).bind(9, h.owner);
+  s.exec();
+  return c_.last_insert_id();
+}
+
+bool SqliteTx::delete_hold(Id company_id, Id id) {
+  auto s = c_.prepare(sql::kDeleteHold);
+  s.bind(1, company_id).bind(2, id);
+  s.exec();
+  return c_.changes() > 0;
+}
+
+int SqliteTx::delete_expired_holds(Id staff_id, Instant now) {
+  auto s = c_.prepare(sql::kDeleteExpiredHolds);
+  s.bind(1, staff_id).bind(2, to_unix(now));
+  s.exec();
+  return c_.changes();
 }
 
 }  // namespace appointd::store::sqlite

@@ -27,6 +27,14 @@ class SqliteTx final : public WriteTx {
   std::optional<ApiKey> api_key_by_hash(const std::string& sha256_hex) override;
   std::vector<Block> blocks(Id staff_id, Interval blocked, Id exclude, Instant now) override;
   std::optional<StoredResponse> idempotency(Id company_id, const std::string& key) override;
+  std::vector<Id> staff_performing(Id company_id, Id service_id) override;
+  std::vector<WorkingHours> working_hours(Id company_id, Id staff_id) override;
+  std::vector<TimeOff> time_off(Id company_id, Id staff_id, Instant after, int limit) override;
+  std::vector<StaffSchedule> staff_schedules(Id company_id, std::span<const Id> staff_ids,
+                                             Interval window) override;
+  std::vector<Block> blocks_of(std::span<const Id> staff_ids, Interval window, Id exclude,
+                               Instant now) override;
+  std::optional<Hold> hold(Id company_id, Id id) override;
 
   void lock_staff(std::span<const Id>) override {}  // writes are serialised: nothing to lock
   void savepoint() override;
@@ -52,6 +60,13 @@ class SqliteTx final : public WriteTx {
   void store_idempotency(Id company_id, const std::string& key, const StoredResponse& r,
                          Instant now) override;
   Id insert_api_key(const ApiKey& k, const std::string& sha256_hex, Instant now) override;
+  void update_company_settings(Id company_id, const SchedulingSettings& s) override;
+  void replace_working_hours(Id staff_id, const std::vector<WorkingHours>& hours) override;
+  Id insert_time_off(const TimeOff& t) override;
+  bool delete_time_off(Id company_id, Id staff_id, Id id) override;
+  Id insert_hold(const Hold& h) override;
+  bool delete_hold(Id company_id, Id id) override;
+  int delete_expired_holds(Id staff_id, Instant now) override;
 
  private:
   Connection& c_;
