@@ -4,6 +4,7 @@
 
 #include "domain/hash.h"
 #include "domain/phone.h"
+#include "domain/schedule.h"
 #include "domain/segments.h"
 #include "domain/zone.h"
 
@@ -32,7 +33,8 @@ Result<CreatedCompany> create_company(store::WriteTx& tx, const CreateCompany& c
     return Error{ErrorCode::kInvalidTimeZone, "unknown time zone: " + c.timezone};
   if (c.country.size() != 2 || !is_known_region(c.country))
     return Error::validation("country must be an ISO 3166-1 alpha-2 code such as DE");
-  Company co{0, c.name, c.timezone, c.country, c.now};
+  if (auto e = check_settings(c.settings)) return *e;
+  Company co{0, c.name, c.timezone, c.country, c.now, c.settings};
   co.id = tx.insert_company(co);
   std::string key = create_api_key(tx, co.id, "initial", c.now);
   return CreatedCompany{co, key};

@@ -13,6 +13,7 @@ namespace appointd::booking {
 struct CreateCompany {
   std::string name, timezone, country;
   Instant now{};
+  SchedulingSettings settings{};
 };
 
 struct CreateBranch {
@@ -61,6 +62,12 @@ struct Book {
   std::string source = "api";
   std::string call_id;
   Instant now{};
+  // Converts this hold of the company: it must be live and match one segment's staff, service
+  // and start; it does not block this booking and is deleted with it.
+  std::optional<Id> hold_id;
+  // On slot_unavailable, offer only alternatives that do not overlap each other (so all of
+  // them can be held for the caller at once; see booking/holds.h hold_alternatives).
+  bool disjoint_alternatives = false;
 };
 
 struct Cancel {
@@ -68,6 +75,34 @@ struct Cancel {
   Id appointment_id = 0;
   std::optional<std::int64_t> expected_version;
   std::string reason;
+  Instant now{};
+};
+
+struct UpdateSettings {
+  Id company_id = 0;
+  std::optional<int> slot_step_minutes, min_notice_minutes, horizon_days;  // unset: unchanged
+};
+
+struct SetWorkingHours {
+  Id company_id = 0;
+  Id staff_id = 0;
+  std::vector<WorkingHours> hours;  // replaces all
+};
+
+struct AddTimeOff {
+  Id company_id = 0;
+  Id staff_id = 0;
+  Interval time;
+  std::string reason;
+};
+
+struct CreateHold {
+  Id company_id = 0;
+  Id staff_id = 0;
+  Id service_id = 0;
+  Instant start{};
+  int ttl_seconds = 120;
+  std::string owner;
   Instant now{};
 };
 

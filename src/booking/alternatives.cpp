@@ -1,0 +1,213 @@
+#include "booking/alternatives.h"
+
+#include <algorithm>
+
+#include "booking/planning.h"
+#include "domain/availability.h"
+
+namespace appointd::booking {
+namespace {
+
+using nlohmann::json;
+
+constexpr Seconds kReachAfter = date::days{3};
+constexpr Seconds kReachBefore = date::days{1};
+constexpr int kMaxCandidates = 600;   // starts tried per direction: bounded work on the writer
+constexpr size_t kMaxOtherStaff = 2;  // other staff offered at the requested time
+constexpr size_t kOtherStaffProbes = 8;
+
+using Candidate = std::vector<Segment>;
+
+Candidate shifted(const Candidate& segs, Seconds d) {
+  Candidate out = segs;
+  for (auto& s : out) {
+    s.time = {s.time.from + d, s.time.until + d};
+    s.blocked = {s.blocked.from + d, s.blocked.until + d};
+  }
+  return out;
+}
+
+json encode(const Candidate& cand) {
+  json j = segment_json(cand.front());
+  json parts = json::array();
+  for (const auto& s : cand) parts.push_back(segment_json(s));
+  j["segments"] = std::move(parts);
+  return j;
+}
+
+bool overlaps_chosen(const Candidate& cand, const std::vector<const Candidate*>& chosen) {
+  for (const Candidate* c : chosen)
+    for (const auto& a : *c)
+      for (const auto& b : cand)
+        if (a.staff_id == b.staff_id && a.blocked.overlaps(b.blocked)) return true;
+  return false;
+}
+
+class Finder {
+ public:
+  Finder(const AlternativeQuery& q, const std::map<Id, Calendar>& cals, const SlotRules& rules)
+      : q_(q), cals_(cals), rules_(rules) {}
+
+  // Whether the whole candidate can be booked now.
+  bool bookable(const Candidate& cand) const {
+    if (cand.front().time.from < q_.now) return false;  // never offer the past
+    for (const auto& s : cand) {
+      auto it = cals_.find(s.staff_id);
+      if (it == cals_.end() || !fits(it->second, {s.time, s.blocked}, rules_)) return false;
+    }
+    return true;
+  }
+
+  // Candidates with the first segment at the given starts, in the order given, up to `max`.
+  template <class Starts>
+  std::vector<Candidate> collect(Starts&& next_start, size_t max) const {
+    std::vector<Candidate> out;
+    const Candidate& req = q_.segments;
+    for (int i = 0; i < kMaxCandidates && out.size() < max; ++i) {
+      auto t = next_start();
+      if (!t) break;
+      Candidate cand = shifted(req, *t - req.front().time.from);
+      if (!bookable(cand)) continue;
+      if (q_.disjoint) {
+        std::vector<const Candidate*> chosen;
+        for (const auto& c : out) chosen.push_back(&c);
+        if (overlaps_chosen(cand, chosen)) continue;
+      }
+      out.push_back(std::move(cand));
+    }
+    return out;
+  }
+
+ private:
+  const AlternativeQuery& q_;
+  const std::map<Id, Calendar>& cals_;
+  const SlotRules& rules_;
+};
+
+}  // namespace
+
+json alternatives(store::ReadTx& tx, const AlternativeQuery& q) {
+  const Candidate& segs = q.segments;
+  const Segment& first = segs.front();
+  const Instant req = first.time.from;
+  const Seconds len0 = first.time.length();
+  auto co = tx.company(q.company_id);
+  const SlotRules rules = slot_rules(co ? co->settings : SchedulingSettings{}, q.now);
+  const Seconds step = rules.step;
+
+  std::vector<Id> others;
+  if (segs.size() == 1 && req >= q.now) {
+    for (Id id : tx.staff_for_service(q.company_id, q.branch_id, first.service_id)) {
+      if (others.size() >= kOtherStaffProbes) break;
+      if (id != first.staff_id) others.push_back(id);
+    }
+  }
+  std::vector<Id> ids = staff_of(segs);
+  ids.insert(ids.end(), others.begin(), others.end());
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  Interval window{req - kReachBefore, segs.back().time.until + kReachAfter};
+  for (const auto& s : segs) window.until = std::max(window.until, s.time.until + kReachAfter);
+  const auto cals = load_calendars(tx, q.company_id, ids, window, q.now, q.exclude, q.ignore_hold);
+  Finder finder(q, cals, rules);
+
+  auto c0 = cals.find(first.staff_id);
+  const bool grid = c0 != cals.end() && c0->second.scheduled;
+  std::vector<Candidate> after, before, other;
+  if (grid) {
+    // Starts on the step grid of the first staff member's working intervals.
+    const auto& w = c0->second.working;
+    size_t wi = 0;
+    Instant t{};
+    bool started = false;
+    after = finder.collect(
+        [&]() -> std::optional<Instant> {
+          while (wi < w.size()) {
+            if (!started) {
+              t = w[wi].from;
+              if (t <= req) t += step * (((req - t) / step) + 1);
+              started = true;
+            } else {
+              t += step;
+            }
+            if (t + len0 <= w[wi].until && t <= req + kReachAfter) return t;
+            if (t > req + kReachAfter) return std::nullopt;
+            ++wi;
+            started = false;
+          }
+          return std::nullopt;
+        },
+        kMaxAlternatives);
+    size_t wj = w.size();
+    started = false;
+    before = finder.collect(
+        [&]() -> std::optional<Instant> {
+          while (wj > 0) {
+            const Interval& iv = w[wj - 1];
+            if (!started) {
+              const Instant last = std::min(req - Seconds{1}, iv.until - len0);
+              if (last < iv.from) {
+                --wj;
+                continue;
+              }
+              t = iv.from + step * ((last - iv.from) / step);
+              started = true;
+            } else {
+              t -= step;
+            }
+            if (t >= iv.from && t >= req - kReachBefore && t >= q.now) return t;
+            if (t < req - kReachBefore || t < q.now) return std::nullopt;
+            --wj;
+            started = false;
+          }
+          return std::nullopt;
+        },
+        kMaxAlternatives);
+  } else {
+    int k = 0;
+    after = finder.collect(
+        [&]() -> std::optional<Instant> {
+          Instant t = req + step * ++k;
+          if (t > req + kReachAfter) return std::nullopt;
+          return t;
+        },
+        kMaxAlternatives);
+    k = 0;
+    before = finder.collect(
+        [&]() -> std::optional<Instant> {
+          Instant t = req - step * ++k;
+          if (t < req - kReachBefore || t < q.now) return std::nullopt;
+          return t;
+        },
+        kMaxAlternatives);
+  }
+  for (Id id : others) {
+    if (other.size() >= kMaxOtherStaff) break;
+    Candidate moved = segs;
+    moved.front().staff_id = id;
+    if (finder.bookable(moved)) other.push_back(std::move(moved));
+  }
+
+  // Interleave: nearest after, nearest before, other staff now, then further out.
+  json out = json::array();
+  std::vector<const Candidate*> chosen;
+  auto take = [&](const std::vector<Candidate>& v, size_t& i) {
+    while (i < v.size() && out.size() < kMaxAlternatives) {
+      const Candidate& c = v[i++];
+      if (q.disjoint && overlaps_chosen(c, chosen)) continue;
+      chosen.push_back(&c);
+      out.push_back(encode(c));
+      return;
+    }
+  };
+  size_t ia = 0, ib = 0, io = 0;
+  while (out.size() < kMaxAlternatives &&
+         (ia < after.size() || ib < before.size() || io < other.size())) {
+    take(after, ia);
+    take(before, ib);
+    take(other, io);
+  }
+  return out;
+}
+
+}  // namespace appointd::booking

@@ -1,0 +1,68 @@
+#include "booking/holds.h"
+
+#include "booking/planning.h"
+
+namespace appointd::booking {
+
+Result<Hold> create_hold(store::WriteTx& tx, const CreateHold& c) {
+  if (c.ttl_seconds < 1 || c.ttl_seconds > kMaxHoldTtl)
+    return Error::validation("ttl_seconds must be between 1 and " + std::to_string(kMaxHoldTtl));
+  if (c.owner.size() > 200) return Error::validation("owner is at most 200 characters");
+  Id branch_id = 0;
+  auto segs =
+      plan(tx, c.company_id, {{c.staff_id, c.service_id, c.start, std::nullopt}}, &branch_id);
+  if (!segs) return segs.error();
+  if (auto e = check_rules(tx, c.company_id, *segs, c.now)) return *e;
+  if (auto e = check_free(tx, c.company_id, branch_id, *segs, c.now)) return *e;
+  tx.delete_expired_holds(c.staff_id, c.now);
+  const Segment& s = segs->front();
+  Hold h{0,
+         c.company_id,
+         c.staff_id,
+         c.service_id,
+         s.time,
+         s.blocked,
+         c.now + Seconds{c.ttl_seconds},
+         c.owner};
+  h.id = tx.insert_hold(h);
+  return h;
+}
+
+Result<Id> release_hold(store::WriteTx& tx, Id company_id, Id id) {
+  if (!tx.delete_hold(company_id, id)) return Error::not_found("hold");
+  return id;
+}
+
+int hold_alternatives(store::WriteTx& tx, Id company_id, nlohmann::json& alternatives,
+                      int ttl_seconds, const std::string& owner, Instant now) {
+  int held = 0;
+  for (auto& alt : alternatives) {
+    const auto& parts = alt["segments"];
+    if (parts.size() != 1) continue;
+    const Id staff_id = alt["staff_id"].get<Id>();
+    const Id service_id = alt["service_id"].get<Id>();
+    auto start = parse_rfc3339(alt["start"].get<std::string>());
+    auto end = parse_rfc3339(alt["end"].get<std::string>());
+    auto svc = tx.service(company_id, service_id);
+    if (!start || !end || !svc) continue;
+    Hold h{
+        0,
+        company_id,
+        staff_id,
+        service_id,
+        {*start, *end},
+        {*start - Minutes{svc->buffer_before_minutes}, *end + Minutes{svc->buffer_after_minutes}},
+        now + Seconds{ttl_seconds},
+        owner};
+    // Still free in this transaction? (It was when computed; the holds made just before it in
+    // this loop are the only change since.)
+    if (!tx.blocks(staff_id, h.blocked, 0, now).empty()) continue;
+    h.id = tx.insert_hold(h);
+    alt["hold_id"] = h.id;
+    alt["expires_at"] = format_rfc3339(h.expires_at);
+    ++held;
+  }
+  return held;
+}
+
+}  // namespace appointd::booking
