@@ -56,6 +56,9 @@ App::App(Env env) : env_(env) {
   catalog_routes(defs);
   customer_routes(defs);
   appointment_routes(defs);
+  schedule_routes(defs);
+  availability_routes(defs);
+  hold_routes(defs);
   for (const auto& d : defs) router_.add(d.method, d.pattern, make_entry(env_.metrics, d));
   unmatched_ = make_entry(env_.metrics, {"*", "unmatched", nullptr, Access::kPublic});
 }

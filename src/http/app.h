@@ -91,6 +91,9 @@ void service_routes(std::vector<RouteDef>& out);  // healthz, readyz, metrics
 void catalog_routes(std::vector<RouteDef>& out);  // companies, branches, services, staff
 void customer_routes(std::vector<RouteDef>& out);
 void appointment_routes(std::vector<RouteDef>& out);
+void schedule_routes(std::vector<RouteDef>& out);      // settings, working hours, time off
+void availability_routes(std::vector<RouteDef>& out);  // availability, composite
+void hold_routes(std::vector<RouteDef>& out);
 
 }  // namespace appointd::http
 

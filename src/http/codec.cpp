@@ -1,5 +1,9 @@
 #include "http/codec.h"
 
+#include <cstdio>
+
+#include "domain/schedule.h"
+
 namespace appointd::http {
 
 using nlohmann::json;
@@ -9,6 +13,9 @@ json to_json(const Company& c) {
           {"name", c.name},
           {"timezone", c.timezone},
           {"country", c.country},
+          {"slot_step_minutes", c.settings.slot_step_minutes},
+          {"min_notice_minutes", c.settings.min_notice_minutes},
+          {"horizon_days", c.settings.horizon_days},
           {"created_at", format_rfc3339(c.created_at)}};
 }
 
@@ -73,6 +80,38 @@ json to_json(const Event& e) {
           {"kind", e.kind},
           {"payload", std::move(payload)},
           {"created_at", format_rfc3339(e.created_at)}};
+}
+
+json to_json(const TimeOff& t) {
+  return {{"id", t.id},
+          {"staff_id", t.staff_id},
+          {"starts_at", format_rfc3339(t.time.from)},
+          {"ends_at", format_rfc3339(t.time.until)},
+          {"reason", t.reason}};
+}
+
+json to_json(const Hold& h) {
+  return {{"id", h.id},
+          {"staff_id", h.staff_id},
+          {"service_id", h.service_id},
+          {"start", format_rfc3339(h.time.from)},
+          {"end", format_rfc3339(h.time.until)},
+          {"expires_at", format_rfc3339(h.expires_at)},
+          {"owner", h.owner}};
+}
+
+json weekly_hours_json(const std::vector<WorkingHours>& hours) {
+  auto hhmm = [](int m) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%02d:%02d", m / 60 % 100, m % 60);
+    return std::string(buf);
+  };
+  json out = json::object();
+  for (const char* d : kWeekdayNames) out[d] = json::array();
+  for (const auto& h : hours)
+    if (h.weekday >= 0 && h.weekday < 7)
+      out[kWeekdayNames[h.weekday]].push_back({hhmm(h.start_minute), hhmm(h.end_minute)});
+  return out;
 }
 
 }  // namespace appointd::http

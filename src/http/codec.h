@@ -13,6 +13,10 @@ nlohmann::json to_json(const Staff& s);
 nlohmann::json to_json(const Customer& c);
 nlohmann::json to_json(const Appointment& a);  // active segments only, unless cancelled
 nlohmann::json to_json(const Event& e);
+nlohmann::json to_json(const TimeOff& t);
+nlohmann::json to_json(const Hold& h);
+// {"mon": [["09:00","12:00"], ...], ..., "sun": []}: every weekday, in order.
+nlohmann::json weekly_hours_json(const std::vector<WorkingHours>& hours);
 
 template <class T>
 nlohmann::json items(const std::vector<T>& v) {

@@ -1,5 +1,6 @@
 #include "http/decode.h"
 
+#include "domain/schedule.h"
 #include "http/problem.h"
 
 namespace appointd::http {
@@ -174,6 +175,67 @@ std::optional<booking::CustomerInput> Decoder::opt_customer(const char* f) {
   c.email = d.opt_str("email").value_or("");
   for (const auto& e : d.errors_) errors_.push_back(e);
   return c;
+}
+
+std::optional<bool> Decoder::opt_bool(const char* f) {
+  const json* v = get(f, false);
+  if (!v) return std::nullopt;
+  if (!v->is_boolean()) {
+    fail(name(f), "must be true or false");
+    return std::nullopt;
+  }
+  return v->get<bool>();
+}
+
+namespace {
+
+// "HH:MM" as minutes since midnight (00:00..24:00), or -1.
+int parse_hhmm(const json& v) {
+  if (!v.is_string()) return -1;
+  const auto& s = v.get_ref<const std::string&>();
+  if (s.size() != 5 || s[2] != ':') return -1;
+  for (int i : {0, 1, 3, 4})
+    if (s[i] < '0' || s[i] > '9') return -1;
+  const int h = (s[0] - '0') * 10 + (s[1] - '0');
+  const int m = (s[3] - '0') * 10 + (s[4] - '0');
+  if (m > 59 || h > 24 || (h == 24 && m != 0)) return -1;
+  return h * 60 + m;
+}
+
+}  // namespace
+
+std::vector<WorkingHours> Decoder::weekly_hours() {
+  std::vector<WorkingHours> out;
+  for (const auto& [key, day] : obj_.items()) {
+    int wd = -1;
+    for (int i = 0; i < 7; ++i)
+      if (key == kWeekdayNames[i]) wd = i;
+    if (wd < 0) {
+      fail(name(key.c_str()), "is not a weekday (mon, tue, wed, thu, fri, sat, sun)");
+      continue;
+    }
+    if (day.is_null()) continue;
+    if (!day.is_array() || day.size() > static_cast<size_t>(kMaxIntervalsPerDay)) {
+      fail(name(key.c_str()), "must be an array of at most " + std::to_string(kMaxIntervalsPerDay) +
+                                  " [\"HH:MM\", \"HH:MM\"] pairs");
+      continue;
+    }
+    for (size_t i = 0; i < day.size(); ++i) {
+      const json& pair = day[i];
+      const std::string field = name(key.c_str()) + "[" + std::to_string(i) + "]";
+      int from = -1, until = -1;
+      if (pair.is_array() && pair.size() == 2) {
+        from = parse_hhmm(pair[0]);
+        until = parse_hhmm(pair[1]);
+      }
+      if (from < 0 || until < 0) {
+        fail(field, "must be a pair [\"HH:MM\", \"HH:MM\"] of times 00:00..24:00");
+        continue;
+      }
+      out.push_back({wd, from, until});
+    }
+  }
+  return out;
 }
 
 }  // namespace appointd::http

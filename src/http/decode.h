@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "booking/commands.h"
+#include "domain/model.h"
 #include "domain/time.h"
 #include "http/message.h"
 
@@ -30,6 +31,10 @@ class Decoder {
   std::vector<std::int64_t> id_list(const char* f, size_t max_items = 100);
   std::vector<SegmentRequest> segments(const char* f);
   std::optional<booking::CustomerInput> opt_customer(const char* f);
+  // The whole object as weekly hours: {"mon": [["09:00","12:00"], ...], ...}; keys are the
+  // weekday names mon..sun (a missing day has no hours), times "HH:MM", "24:00" as an end.
+  std::vector<WorkingHours> weekly_hours();
+  std::optional<bool> opt_bool(const char* f);
   bool has(const char* f) const { return obj_.contains(f) && !obj_[f].is_null(); }
 
   void fail(const std::string& field, const std::string& message);

@@ -2,6 +2,7 @@
 #include "booking/appointments.h"
 #include "booking/attempt.h"
 #include "booking/customers.h"
+#include "booking/holds.h"
 #include "http/app.h"
 #include "http/codec.h"
 #include "http/decode.h"
@@ -42,6 +43,12 @@ void book(Env& env, const CtxPtr& c) {
   cmd.segments = d.segments("segments");
   cmd.notes = d.opt_str("notes", 2000).value_or("");
   cmd.source = d.opt_str("source", 32).value_or("api");
+  cmd.hold_id = d.opt_id("hold_id");
+  const bool hold_alts = d.opt_bool("hold_alternatives").value_or(false);
+  cmd.disjoint_alternatives = hold_alts;
+  const int hold_ttl = static_cast<int>(
+      d.opt_int("hold_ttl_seconds", 1, booking::kMaxHoldTtl).value_or(booking::kDefaultHoldTtl));
+  const std::string hold_owner = d.opt_str("hold_owner").value_or("");
   cmd.now = c->now;
   if (!d.ok()) return c->send(d.problem());
   if (cmd.customer)
@@ -49,8 +56,14 @@ void book(Env& env, const CtxPtr& c) {
       return c->send(problem(*e));
   write(
       env, c,
-      [cmd](store::WriteTx& tx) {
-        return encode(booking::attempt(tx, [&] { return booking::book(tx, cmd); }), 201);
+      [cmd, hold_alts, hold_ttl, hold_owner](store::WriteTx& tx) {
+        auto r = booking::attempt(tx, [&] { return booking::book(tx, cmd); });
+        // The booking's savepoint is rolled back by now: the holds of its alternatives are
+        // written after it, still inside this write transaction.
+        if (hold_alts && !r.ok() && r.error().code == ErrorCode::kSlotUnavailable)
+          booking::hold_alternatives(tx, cmd.company_id, r.error().extra["alternatives"], hold_ttl,
+                                     hold_owner, cmd.now);
+        return encode(r, 201);
       },
       outcome_counter(env, "book"));
 }

@@ -19,6 +19,13 @@ void create_company(Env& env, const CtxPtr& c) {
   cmd.name = d.str("name");
   cmd.timezone = d.str("timezone", 64);
   cmd.country = d.str("country", 2);
+  // Scheduling settings (optional; ranges are checked by the use case).
+  auto setting = [&](const char* f, int dflt) {
+    return static_cast<int>(d.opt_int(f, INT32_MIN, INT32_MAX).value_or(dflt));
+  };
+  cmd.settings.slot_step_minutes = setting("slot_step_minutes", 15);
+  cmd.settings.min_notice_minutes = setting("min_notice_minutes", 0);
+  cmd.settings.horizon_days = setting("horizon_days", 90);
   cmd.now = c->now;
   if (!d.ok()) return c->send(d.problem());
   write(env, c, [cmd](store::WriteTx& tx) {
