@@ -279,7 +279,11 @@ class ConnectionCapTest(ServerTestCase):
     def test_connection_over_the_cap_gets_503(self):
         idle = [socket.create_connection((HOST, self.server.port), timeout=5) for _ in range(4)]
         try:
-            time.sleep(0.3)  # let the server accept them
+            # One answered request on each proves the server has accepted it (no sleep-and-hope
+            # under a loaded or sanitized build); then they sit idle in keep-alive.
+            for s in idle:
+                s.sendall(f"GET /healthz HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
+                self.assertIn(b"200 OK", s.recv(4096))
             r = raw_exchange(self.server.port, [f"GET /healthz HTTP/1.1\r\nHost: {HOST}\r\n\r\n"
                                                 .encode()])
             self.assertProblem(r, 503, "too_many_connections")
