@@ -12,8 +12,14 @@ namespace appointd::cli {
 struct DbFlags {
   std::string db = "sqlite:data/appointd.db";
   std::string durability = "full";
+  // PostgreSQL only (docs/deployment.md).
+  int pool_size = 16;
+  int pool_wait_ms = 2000;
+  int lock_timeout_ms = 2000;
+  int statement_timeout_ms = 10000;
 };
-// Adds --db and --durability (with APPOINTD_DB / APPOINTD_DURABILITY).
+// Adds --db and --durability (with APPOINTD_DB / APPOINTD_DURABILITY), and the PostgreSQL
+// settings --pool-size, --pool-wait-ms, --lock-timeout-ms, --statement-timeout-ms.
 void add_db_flags(CLI::App& cmd, DbFlags& f);
 store::Options store_options(const DbFlags& f);
 

@@ -11,12 +11,36 @@ void add_db_flags(CLI::App& cmd, DbFlags& f) {
       ->envname("APPOINTD_DURABILITY")
       ->check(CLI::IsMember({"full", "normal"}))
       ->capture_default_str();
+  cmd.add_option("--pool-size", f.pool_size,
+                 "PostgreSQL: connections of this instance (reads and writes share them)")
+      ->envname("APPOINTD_POOL_SIZE")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  cmd.add_option("--pool-wait-ms", f.pool_wait_ms,
+                 "PostgreSQL: longest wait for a free connection before answering 503")
+      ->envname("APPOINTD_POOL_WAIT_MS")
+      ->check(CLI::Range(1, 600000))
+      ->capture_default_str();
+  cmd.add_option("--lock-timeout-ms", f.lock_timeout_ms,
+                 "PostgreSQL: lock_timeout of every connection (a timed-out write is retried)")
+      ->envname("APPOINTD_LOCK_TIMEOUT_MS")
+      ->check(CLI::Range(1, 600000))
+      ->capture_default_str();
+  cmd.add_option("--statement-timeout-ms", f.statement_timeout_ms,
+                 "PostgreSQL: statement_timeout of every connection")
+      ->envname("APPOINTD_STATEMENT_TIMEOUT_MS")
+      ->check(CLI::Range(1, 3600000))
+      ->capture_default_str();
 }
 
 store::Options store_options(const DbFlags& f) {
   store::Options o;
   o.url = f.db;
   o.durability_full = f.durability == "full";
+  o.pool_size = f.pool_size;
+  o.pool_wait_ms = f.pool_wait_ms;
+  o.lock_timeout_ms = f.lock_timeout_ms;
+  o.statement_timeout_ms = f.statement_timeout_ms;
   return o;
 }
 

@@ -35,6 +35,15 @@ std::shared_ptr<App::RouteEntry> make_entry(obs::Registry& m, const RouteDef& d)
   return e;
 }
 
+// 503 for a store that cannot serve right now (database gone, pool exhausted, retries spent):
+// nothing was changed, and the same request may succeed shortly.
+Response unavailable() {
+  Response r = problem(503, "unavailable", "Unavailable",
+                       "the database is not available right now; nothing was changed, retry later");
+  r.headers.push_back({"Retry-After", "1"});
+  return r;
+}
+
 bool valid_idempotency_key(std::string_view k) {
   if (k.empty() || k.size() > 255) return false;
   for (char ch : k)
@@ -135,6 +144,10 @@ void App::handle(Request&& req, Reply reply) {
       c->country = who->country;
     }
     def.fn(env_, c);
+  } catch (const store::StoreUnavailable& e) {
+    obs::log_warn("store unavailable", "\"request_id\":\"" + obs::json_escape(c->req.request_id) +
+                                           "\",\"error\":\"" + obs::json_escape(e.what()) + "\"");
+    c->send(unavailable());
   } catch (const std::exception& e) {
     obs::log_error("request failed", "\"request_id\":\"" + obs::json_escape(c->req.request_id) +
                                          "\",\"error\":\"" + obs::json_escape(e.what()) + "\"");
@@ -215,14 +228,20 @@ void write(Env& env, const CtxPtr& c, std::function<Response(store::WriteTx&)> f
           return c->send(std::move(*result));
         }
         std::string what = "unknown";
+        bool retry_later = false;
         try {
           std::rethrow_exception(e);
+        } catch (const store::StoreUnavailable& ex) {
+          what = ex.what();
+          retry_later = true;
         } catch (const std::exception& ex) {
           what = ex.what();
         } catch (...) {
         }
         obs::log_error("write failed", "\"request_id\":\"" + obs::json_escape(c->req.request_id) +
                                            "\",\"error\":\"" + obs::json_escape(what) + "\"");
+        // Nothing was committed and the store expects to recover: the client may retry.
+        if (retry_later) return c->send(unavailable());
         c->send(problem(
             500, "internal_error", "Internal error",
             "the change was not saved; see the server log for request " + c->req.request_id));

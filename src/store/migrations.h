@@ -12,5 +12,7 @@ struct Migration {
 
 // Embedded at build time from migrations/sqlite/*.sql, ordered by version.
 const std::vector<Migration>& sqlite_migrations();
+// Embedded at build time from migrations/postgres/*.sql, ordered by version.
+const std::vector<Migration>& postgres_migrations();
 
 }  // namespace appointd::store

@@ -3,6 +3,7 @@
 #include <future>
 #include <string_view>
 
+#include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace appointd::store {
@@ -24,7 +25,7 @@ std::unique_ptr<Store> open_store(const Options& opts) {
   if (url.rfind("sqlite:", 0) == 0)
     return sqlite::open_sqlite_store(opts, std::string(url.substr(7)));
   if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0)
-    throw StoreError("the PostgreSQL store is not built in this version");
+    return postgres::open_postgres_store(opts, opts.url);
   throw StoreError("unknown database url (want sqlite:PATH or postgresql://...): " + opts.url);
 }
 

@@ -19,6 +19,14 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The store cannot serve right now but may soon: database unreachable, connection pool
+// exhausted, or a write that kept losing lock races until its retries ran out. Nothing of the
+// failed operation was committed. The HTTP layer answers 503 `unavailable` with Retry-After.
+class StoreUnavailable : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
 // A write: runs inside its own savepoint of a write transaction. It may be run again when the
 // backend retries a transaction (PostgreSQL), so it must derive all state from the tx and its
 // captures and overwrite (not append to) any result it reports. It returns normally for every
@@ -59,6 +67,11 @@ struct Options {
   int read_connections = 4;
   int max_batch = 256;               // most commands in one group commit
   obs::Registry* metrics = nullptr;  // where the store reports; may be null
+  // PostgreSQL only (docs/deployment.md explains each).
+  int pool_size = 16;                // connections per instance (reads and writes)
+  int pool_wait_ms = 2000;           // longest wait for a free connection, then unavailable
+  int lock_timeout_ms = 2000;        // SET lock_timeout on every connection
+  int statement_timeout_ms = 10000;  // SET statement_timeout on every connection
 };
 
 // Opens (creating and migrating as needed) the store named by `opts.url`.

@@ -1,0 +1,275 @@
+#include "store/postgres/pg_store.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "obs/log.h"
+#include "store/postgres/migrate.h"
+#include "store/postgres/pg_tx.h"
+#include "store/postgres/pool.h"
+#include "store/postgres/retry.h"
+#include "store/postgres/sql.h"
+
+namespace appointd::store::postgres {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// Writes waiting for a store thread beyond this are refused (503) instead of queueing without
+// bound while the database is slow or gone.
+constexpr size_t kMaxQueued = 10000;
+
+std::vector<std::string> session_setup(const Options& o) {
+  // Constant text with integers from the validated options (never request input).
+  return {"SET lock_timeout = " + std::to_string(std::max(1, o.lock_timeout_ms)),
+          "SET statement_timeout = " + std::to_string(std::max(1, o.statement_timeout_ms)),
+          "SET idle_in_transaction_session_timeout = " +
+              std::to_string(std::max(1000, 2 * o.statement_timeout_ms)),
+          "SET TIME ZONE 'UTC'"};
+}
+
+PoolMetrics pool_metrics(obs::Registry* m, int size) {
+  if (!m) return {};
+  m->gauge("appointd_pg_pool_max", "Connections the pool may open").set(size);
+  return {&m->gauge("appointd_pg_pool_in_use", "Pooled connections lent out"),
+          &m->gauge("appointd_pg_pool_size", "Pooled connections open"),
+          &m->histogram("appointd_pg_pool_wait_seconds", "Wait for a pooled connection",
+                        obs::latency_buckets())};
+}
+
+class PgStore final : public Store {
+ public:
+  PgStore(const Options& opts, const std::string& url)
+      : opts_(opts),
+        pool_(url, session_setup(opts), opts.pool_size,
+              std::chrono::milliseconds(std::max(1, opts.pool_wait_ms)),
+              pool_metrics(opts.metrics, opts.pool_size)) {
+    {
+      auto c = pool_.connect_direct();
+      apply_migrations(*c);
+    }
+    if (opts.metrics) {
+      auto& m = *opts.metrics;
+      depth_ = &m.gauge("appointd_write_queue_depth", "Writes waiting for a store thread");
+      lock_wait_ =
+          &m.histogram("appointd_pg_lock_wait_seconds",
+                       "Time to take the staff row locks of a write", obs::latency_buckets());
+      deadlocks_ = &m.counter("appointd_pg_deadlocks_total",
+                              "Write transactions chosen as deadlock victims (40P01)");
+      exhausted_ = &m.counter("appointd_pg_retries_exhausted_total",
+                              "Writes that failed with 503 after their last retry");
+      failures_ = &m.counter("appointd_write_failures_total",
+                             "Writes that ended in an infrastructure error");
+      commit_ =
+          &m.histogram("appointd_write_commit_seconds",
+                       "Duration of a write from BEGIN to durable COMMIT", obs::latency_buckets());
+    }
+    const int threads = std::max(1, opts.pool_size * 3 / 4);
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this, i] { worker(i); });
+  }
+
+  ~PgStore() override {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+  std::string backend() const override { return "postgresql"; }
+
+  bool ready() override {
+    std::lock_guard lock(probe_mu_);
+    try {
+      if (!probe_ || !probe_->ok())
+        probe_ = std::make_unique<Connection>(
+            pool_.url(), std::vector<std::string>{"SET statement_timeout = 1000"});
+      probe_->run(sql::kPing);
+      return true;
+    } catch (const std::exception&) {
+      probe_.reset();
+      return false;
+    }
+  }
+
+  void write(WriteFn fn, DoneFn done) override {
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) throw StoreError("store is shutting down");
+      if (queue_.size() >= kMaxQueued)
+        throw StoreUnavailable("postgresql: too many writes waiting for the database");
+      queue_.push_back({std::move(fn), std::move(done)});
+      if (depth_) depth_->set(static_cast<std::int64_t>(queue_.size()));
+    }
+    cv_.notify_one();
+  }
+
+  void read(const ReadFn& fn) override {
+    try {
+      auto lease = pool_.acquire();
+      Connection& c = *lease;
+      try {
+        c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+        PgTx tx(c, false);
+        fn(tx);
+        c.exec("COMMIT");
+      } catch (...) {
+        rollback_quietly(c);
+        throw;
+      }
+    } catch (const PgError& e) {
+      if (e.connection_lost()) {
+        pool_.drop_idle();
+        throw StoreUnavailable(e.what());
+      }
+      throw;
+    }
+  }
+
+  std::vector<Check> audit() override {
+    std::vector<Check> out;
+    auto c = pool_.connect_direct();
+    c->exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+    auto count = [&](const Statement& s) { return static_cast<long>(c->run(s).i64(0, 0)); };
+    out.push_back({"I1 no overlapping active segments or live holds per staff member",
+                   count(sql::kAuditOverlaps), ""});
+    out.push_back({"I2 one live customer per (company, phone)", count(sql::kAuditCustomers), ""});
+    out.push_back(
+        {"I3 one appointment per (provider, external id)", count(sql::kAuditExternal), ""});
+    out.push_back(
+        {"I4 one outcome per (company, idempotency key)", count(sql::kAuditIdempotency), ""});
+    {
+      auto r = c->run(sql::kAuditStructure);
+      std::string missing;
+      for (int i = 0; i < r.rows(); ++i)
+        missing += (i ? ", " : "missing or invalid: ") + r.text(i, 0);
+      out.push_back({"postgresql integrity: exclusion constraints and unique indexes valid",
+                     r.rows(), missing});
+    }
+    c->exec("COMMIT");
+    return out;
+  }
+
+ private:
+  struct Job {
+    WriteFn fn;
+    DoneFn done;
+  };
+
+  static void rollback_quietly(Connection& c) {
+    if (!c.ok() || !c.in_transaction()) return;
+    try {
+      c.exec("ROLLBACK");
+    } catch (...) {
+    }
+  }
+
+  void worker(int index) {
+    std::mt19937_64 rng(std::random_device{}() ^ (static_cast<std::uint64_t>(index) << 32));
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, and everything queued has run
+        job = std::move(queue_.front());
+        queue_.pop_front();
+        if (depth_) depth_->set(static_cast<std::int64_t>(queue_.size()));
+      }
+      std::exception_ptr err = run(job.fn, rng);
+      if (err && failures_) failures_->inc();
+      try {
+        job.done(err);
+      } catch (...) {
+        obs::log_error("write completion threw");
+      }
+    }
+  }
+
+  // Runs fn in a transaction until it commits, fails for good, or runs out of retries.
+  std::exception_ptr run(const WriteFn& fn, std::mt19937_64& rng) {
+    for (int attempt = 1;; ++attempt) {
+      bool committing = false;
+      try {
+        auto lease = pool_.acquire();
+        Connection& c = *lease;
+        const auto began = SteadyClock::now();
+        try {
+          c.exec("BEGIN");
+          PgTx tx(c, true, lock_wait_);
+          fn(tx);
+          committing = true;
+          c.exec("COMMIT");
+        } catch (...) {
+          rollback_quietly(c);
+          throw;
+        }
+        if (commit_)
+          commit_->observe(std::chrono::duration<double>(SteadyClock::now() - began).count());
+        return nullptr;
+      } catch (const PgError& e) {
+        if (e.connection_lost()) pool_.drop_idle();  // its siblings most likely died with it
+        if (e.sqlstate() == "40P01" && deadlocks_) deadlocks_->inc();
+        if (!retryable(e, committing)) {
+          if (e.connection_lost() || e.sqlstate() == "57014")
+            return std::make_exception_ptr(StoreUnavailable(e.what()));
+          return std::current_exception();
+        }
+        if (attempt >= policy_.max_attempts) {
+          if (exhausted_) exhausted_->inc();
+          obs::log_warn("write gave up after retries", "\"attempts\":" + std::to_string(attempt) +
+                                                           ",\"error\":\"" +
+                                                           obs::json_escape(e.what()) + "\"");
+          return std::make_exception_ptr(
+              StoreUnavailable("postgresql: the write kept failing with " + retry_reason(e) +
+                               " after " + std::to_string(attempt) + " attempts"));
+        }
+        if (opts_.metrics)
+          opts_.metrics
+              ->counter("appointd_pg_retries_total", "Write transactions run again, by cause",
+                        {{"sqlstate", retry_reason(e)}})
+              .inc();
+        std::this_thread::sleep_for(backoff(policy_, attempt, rng));
+      } catch (...) {
+        return std::current_exception();
+      }
+    }
+  }
+
+  Options opts_;
+  Pool pool_;
+  RetryPolicy policy_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> queue_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+
+  std::mutex probe_mu_;
+  std::unique_ptr<Connection> probe_;
+
+  obs::Gauge* depth_ = nullptr;
+  obs::Histogram* lock_wait_ = nullptr;
+  obs::Counter* deadlocks_ = nullptr;
+  obs::Counter* exhausted_ = nullptr;
+  obs::Counter* failures_ = nullptr;
+  obs::Histogram* commit_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_postgres_store(const Options& opts, const std::string& url) {
+  try {
+    return std::make_unique<PgStore>(opts, url);
+  } catch (const PgError& e) {
+    throw StoreError(e.what());
+  }
+}
+
+}  // namespace appointd::store::postgres

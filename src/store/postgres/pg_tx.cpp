@@ -1,0 +1,590 @@
+#include "store/postgres/pg_tx.h"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+
+#include "domain/segments.h"
+#include "store/postgres/sql.h"
+
+namespace appointd::store::postgres {
+namespace {
+
+std::int64_t unix_of(Instant t) {
+  return to_unix(t);
+}
+
+Company read_company(const Result& r, int i) {
+  Company c{r.i64(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3), from_unix(r.i64(i, 4)), {}};
+  c.settings = {static_cast<int>(r.i64(i, 5)), static_cast<int>(r.i64(i, 6)),
+                static_cast<int>(r.i64(i, 7))};
+  return c;
+}
+TimeOff read_time_off(const Result& r, int i) {
+  return {r.i64(i, 0), r.i64(i, 1), {from_unix(r.i64(i, 2)), from_unix(r.i64(i, 3))}, r.text(i, 4)};
+}
+std::vector<Id> ids_of(std::span<const Id> ids) {
+  return {ids.begin(), ids.end()};
+}
+Branch read_branch(const Result& r, int i) {
+  return {r.i64(i, 0),  r.i64(i, 1),  r.text(i, 2),
+          r.text(i, 3), r.text(i, 4), from_unix(r.i64(i, 5))};
+}
+Service read_service(const Result& r, int i) {
+  return {r.i64(i, 0),
+          r.i64(i, 1),
+          r.text(i, 2),
+          static_cast<int>(r.i64(i, 3)),
+          static_cast<int>(r.i64(i, 4)),
+          static_cast<int>(r.i64(i, 5)),
+          from_unix(r.i64(i, 6))};
+}
+Staff read_staff(const Result& r, int i) {
+  Staff st;
+  st.id = r.i64(i, 0);
+  st.company_id = r.i64(i, 1);
+  st.branch_id = r.i64(i, 2);
+  st.name = r.text(i, 3);
+  st.email = r.text(i, 4);
+  st.active = r.boolean(i, 5);
+  st.created_at = from_unix(r.i64(i, 6));
+  std::string ids = r.text(i, 7);  // "1,2,3", ascending
+  size_t pos = 0;
+  while (pos < ids.size()) {
+    size_t comma = ids.find(',', pos);
+    if (comma == std::string::npos) comma = ids.size();
+    st.service_ids.push_back(std::stoll(ids.substr(pos, comma - pos)));
+    pos = comma + 1;
+  }
+  return st;
+}
+Customer read_customer(const Result& r, int i) {
+  return {r.i64(i, 0),  r.i64(i, 1),  r.text(i, 2),          r.text(i, 3),
+          r.text(i, 4), r.text(i, 5), from_unix(r.i64(i, 6))};
+}
+Appointment read_appointment(const Result& r, int i) {
+  Appointment a;
+  a.id = r.i64(i, 0);
+  a.company_id = r.i64(i, 1);
+  a.branch_id = r.i64(i, 2);
+  a.customer_id = r.i64(i, 3);
+  a.status =
+      r.text(i, 4) == "cancelled" ? AppointmentStatus::kCancelled : AppointmentStatus::kBooked;
+  a.version = r.i64(i, 5);
+  a.source = r.text(i, 6);
+  a.notes = r.text(i, 7);
+  a.call_id = r.text(i, 8);
+  a.external_provider = r.text(i, 9);
+  a.external_id = r.text(i, 10);
+  a.created_at = from_unix(r.i64(i, 11));
+  a.updated_at = from_unix(r.i64(i, 12));
+  return a;
+}
+
+// Savepoint statements by nesting depth (constant text: utility statements are not prepared).
+constexpr int kMaxDepth = 4;
+constexpr const char* kSavepoint[kMaxDepth] = {"SAVEPOINT sp1", "SAVEPOINT sp2", "SAVEPOINT sp3",
+                                               "SAVEPOINT sp4"};
+constexpr const char* kRelease[kMaxDepth] = {"RELEASE sp1", "RELEASE sp2", "RELEASE sp3",
+                                             "RELEASE sp4"};
+constexpr const char* kRollbackTo[kMaxDepth] = {
+    "ROLLBACK TO sp1; RELEASE sp1", "ROLLBACK TO sp2; RELEASE sp2", "ROLLBACK TO sp3; RELEASE sp3",
+    "ROLLBACK TO sp4; RELEASE sp4"};
+
+}  // namespace
+
+Result PgTx::change(const Statement& s, const Params& p) {
+  if (!writable_) throw StoreError("postgresql: write in a read transaction");
+  for (size_t i = 0; i < levels_.size(); ++i) {
+    if (!levels_[i]) {
+      c_.exec(kSavepoint[i]);
+      levels_[i] = true;
+    }
+  }
+  return c_.run(s, p);
+}
+
+std::optional<Company> PgTx::company(Id company_id) {
+  auto r = read(sql::kCompany, Params().add(company_id));
+  if (!r.rows()) return std::nullopt;
+  return read_company(r, 0);
+}
+
+std::optional<Branch> PgTx::branch(Id company_id, Id id) {
+  auto r = read(sql::kBranch, Params().add(company_id).add(id));
+  if (!r.rows()) return std::nullopt;
+  return read_branch(r, 0);
+}
+
+std::vector<Branch> PgTx::branches(Id company_id) {
+  auto r = read(sql::kBranches, Params().add(company_id));
+  std::vector<Branch> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(read_branch(r, i));
+  return out;
+}
+
+std::optional<Service> PgTx::service(Id company_id, Id id) {
+  auto r = read(sql::kService, Params().add(company_id).add(id));
+  if (!r.rows()) return std::nullopt;
+  return read_service(r, 0);
+}
+
+std::vector<Service> PgTx::services(Id company_id) {
+  auto r = read(sql::kServices, Params().add(company_id));
+  std::vector<Service> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(read_service(r, i));
+  return out;
+}
+
+std::optional<Staff> PgTx::staff(Id company_id, Id id) {
+  auto r = read(sql::kStaff, Params().add(company_id).add(id));
+  if (!r.rows()) return std::nullopt;
+  return read_staff(r, 0);
+}
+
+std::vector<Staff> PgTx::staff_list(Id company_id) {
+  auto r = read(sql::kStaffList, Params().add(company_id));
+  std::vector<Staff> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(read_staff(r, i));
+  return out;
+}
+
+std::vector<Id> PgTx::staff_for_service(Id company_id, Id branch_id, Id service_id) {
+  auto r = read(sql::kStaffForService, Params().add(company_id).add(branch_id).add(service_id));
+  std::vector<Id> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(r.i64(i, 0));
+  return out;
+}
+
+std::optional<Customer> PgTx::customer(Id company_id, Id id) {
+  auto r = read(sql::kCustomer, Params().add(company_id).add(id));
+  if (!r.rows()) return std::nullopt;
+  return read_customer(r, 0);
+}
+
+std::optional<Customer> PgTx::customer_by_phone(Id company_id, const std::string& e164) {
+  auto r = read(sql::kCustomerByPhone, Params().add(company_id).add(e164));
+  if (!r.rows()) return std::nullopt;
+  return read_customer(r, 0);
+}
+
+std::optional<Appointment> PgTx::appointment(Id company_id, Id id) {
+  std::optional<Appointment> a;
+  {
+    auto r = read(sql::kAppointment, Params().add(company_id).add(id));
+    if (!r.rows()) return std::nullopt;
+    a = read_appointment(r, 0);
+  }
+  auto r = read(sql::kSegmentsOf, Params().add(id));
+  for (int i = 0; i < r.rows(); ++i) {
+    Segment seg;
+    seg.id = r.i64(i, 0);
+    seg.appointment_id = r.i64(i, 1);
+    seg.staff_id = r.i64(i, 2);
+    seg.service_id = r.i64(i, 3);
+    seg.time = {from_unix(r.i64(i, 4)), from_unix(r.i64(i, 5))};
+    seg.blocked = {from_unix(r.i64(i, 6)), from_unix(r.i64(i, 7))};
+    seg.active = r.boolean(i, 8);
+    a->segments.push_back(seg);
+  }
+  return a;
+}
+
+std::vector<Appointment> PgTx::appointments(Id company_id, const AppointmentFilter& f) {
+  Params p;
+  p.add(company_id);
+  if (f.staff_id)
+    p.add(*f.staff_id);
+  else
+    p.add_null();
+  if (f.window)
+    p.add(unix_of(f.window->from)).add(unix_of(f.window->until));
+  else
+    p.add_null().add_null();
+  if (f.status)
+    p.add(to_string(*f.status));
+  else
+    p.add_null();
+  p.add(f.limit);
+  std::vector<Id> ids;
+  {
+    auto r = read(sql::kAppointmentIds, p);
+    for (int i = 0; i < r.rows(); ++i) ids.push_back(r.i64(i, 0));
+  }
+  std::vector<Appointment> out;
+  out.reserve(ids.size());
+  for (Id id : ids)
+    if (auto a = appointment(company_id, id)) out.push_back(std::move(*a));
+  return out;
+}
+
+std::vector<Event> PgTx::events(Id company_id, Id appointment_id) {
+  auto r = read(sql::kEvents, Params().add(company_id).add(appointment_id));
+  std::vector<Event> out;
+  for (int i = 0; i < r.rows(); ++i)
+    out.push_back({r.i64(i, 0), r.i64(i, 1), r.i64(i, 2), r.text(i, 3), r.text(i, 4),
+                   from_unix(r.i64(i, 5))});
+  return out;
+}
+
+std::optional<ApiKey> PgTx::api_key_by_hash(const std::string& sha256_hex) {
+  auto r = read(sql::kApiKeyByHash, Params().add(sha256_hex));
+  if (!r.rows()) return std::nullopt;
+  return ApiKey{r.i64(0, 0), r.i64(0, 1), r.text(0, 2),
+                r.text(0, 3) == "platform" ? KeyRole::kPlatform : KeyRole::kCompany};
+}
+
+std::vector<Block> PgTx::blocks(Id staff_id, Interval blocked, Id exclude, Instant now) {
+  Params p;
+  p.add(staff_id).add(unix_of(blocked.from)).add(unix_of(blocked.until)).add(exclude);
+  p.add(static_cast<std::int64_t>(kMaxBlocked.count())).add(unix_of(now));
+  const bool locked = writable_ && locked_.count(staff_id);
+  auto r = locked ? change(sql::kBlocksLocked, p) : read(sql::kBlocks, p);
+  std::vector<Block> out;
+  for (int i = 0; i < r.rows(); ++i)
+    out.push_back({r.i64(i, 0) ? Block::kHold : Block::kSegment,
+                   r.i64(i, 1),
+                   r.i64(i, 2),
+                   staff_id,
+                   {from_unix(r.i64(i, 3)), from_unix(r.i64(i, 4))}});
+  return out;
+}
+
+std::optional<StoredResponse> PgTx::idempotency(Id company_id, const std::string& key) {
+  auto r = read(sql::kIdempotency, Params().add(company_id).add(key));
+  if (!r.rows()) return std::nullopt;
+  return StoredResponse{r.text(0, 0), static_cast<int>(r.i64(0, 1)), r.text(0, 2)};
+}
+
+void PgTx::lock_staff(std::span<const Id> ascending_ids) {
+  if (!writable_) throw StoreError("postgresql: lock_staff in a read transaction");
+  std::vector<Id> todo;
+  for (Id id : ascending_ids)
+    if (!locked_.count(id)) todo.push_back(id);
+  if (todo.empty()) return;
+  // Ascending order is what makes concurrent composite bookings deadlock-free; the SQL sorts
+  // again (ORDER BY id FOR UPDATE locks in that order), so a caller's mistake cannot break it.
+  std::sort(todo.begin(), todo.end());
+  const auto began = std::chrono::steady_clock::now();
+  c_.run(sql::kLockStaff, Params().add_ids(todo));
+  if (lock_wait_)
+    lock_wait_->observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+  locked_.insert(todo.begin(), todo.end());
+}
+
+void PgTx::savepoint() {
+  if (levels_.size() >= static_cast<size_t>(kMaxDepth))
+    throw StoreError("savepoints nested too deep");
+  levels_.push_back(false);
+}
+
+void PgTx::rollback_savepoint() {
+  if (levels_.empty()) throw StoreError("rollback_savepoint without savepoint");
+  if (levels_.back()) c_.exec(kRollbackTo[levels_.size() - 1]);
+  levels_.pop_back();
+}
+
+void PgTx::release_savepoint() {
+  if (levels_.empty()) throw StoreError("release_savepoint without savepoint");
+  if (levels_.back()) c_.exec(kRelease[levels_.size() - 1]);
+  levels_.pop_back();
+}
+
+Id PgTx::insert_company(const Company& c) {
+  Params p;
+  p.add(c.name).add(c.timezone).add(c.country).add(unix_of(c.created_at));
+  p.add(c.settings.slot_step_minutes).add(c.settings.min_notice_minutes);
+  p.add(c.settings.horizon_days);
+  auto r = change(sql::kInsertCompany, p);
+  return r.i64(0, 0);
+}
+
+Id PgTx::insert_branch(const Branch& b) {
+  auto r = change(sql::kInsertBranch, Params()
+                                          .add(b.company_id)
+                                          .add(b.name)
+                                          .add(b.timezone)
+                                          .add(b.phone)
+                                          .add(unix_of(b.created_at)));
+  return r.i64(0, 0);
+}
+
+Id PgTx::insert_service(const Service& v) {
+  auto r = change(sql::kInsertService, Params()
+                                           .add(v.company_id)
+                                           .add(v.name)
+                                           .add(v.duration_minutes)
+                                           .add(v.buffer_before_minutes)
+                                           .add(v.buffer_after_minutes)
+                                           .add(unix_of(v.created_at)));
+  return r.i64(0, 0);
+}
+
+Id PgTx::insert_staff(const Staff& v) {
+  Id id = change(sql::kInsertStaff, Params()
+                                        .add(v.company_id)
+                                        .add(v.branch_id)
+                                        .add(v.name)
+                                        .add(v.email)
+                                        .add(v.active)
+                                        .add(unix_of(v.created_at)))
+              .i64(0, 0);
+  if (!v.service_ids.empty())
+    change(sql::kInsertStaffServices, Params().add(id).add_ids(v.service_ids));
+  return id;
+}
+
+CustomerUpsert PgTx::upsert_customer(const Customer& c) {
+  {
+    auto r = change(sql::kInsertCustomer, Params()
+                                              .add(c.company_id)
+                                              .add(c.phone)
+                                              .add(c.name)
+                                              .add(c.email)
+                                              .add(c.source)
+                                              .add(unix_of(c.created_at)));
+    if (r.rows()) {
+      Customer out = c;
+      out.id = r.i64(0, 0);
+      return {out, true};
+    }
+  }
+  auto existing = customer_by_phone(c.company_id, c.phone);
+  if (!existing) throw StoreError("customer upsert: conflict without a live row");
+  if ((existing->name.empty() && !c.name.empty()) ||
+      (existing->email.empty() && !c.email.empty())) {
+    change(sql::kFillCustomer,
+           Params().add(c.company_id).add(existing->id).add(c.name).add(c.email));
+    if (existing->name.empty()) existing->name = c.name;
+    if (existing->email.empty()) existing->email = c.email;
+  }
+  return {*existing, false};
+}
+
+Id PgTx::insert_appointment(const Appointment& a) {
+  Params p;
+  p.add(a.company_id).add(a.branch_id).add(a.customer_id).add(to_string(a.status));
+  p.add(a.version).add(a.source).add(a.notes).add_text_or_null(a.call_id);
+  p.add_text_or_null(a.external_provider).add_text_or_null(a.external_id);
+  p.add(unix_of(a.created_at)).add(unix_of(a.updated_at));
+  return change(sql::kInsertAppointment, p).i64(0, 0);
+}
+
+Id PgTx::insert_segment(Id company_id, const Segment& g) {
+  Params p;
+  p.add(g.appointment_id).add(company_id).add(g.staff_id).add(g.service_id);
+  p.add(unix_of(g.time.from)).add(unix_of(g.time.until));
+  p.add(unix_of(g.blocked.from)).add(unix_of(g.blocked.until));
+  return change(sql::kInsertSegment, p).i64(0, 0);
+}
+
+void PgTx::deactivate_segments(Id appointment_id) {
+  change(sql::kDeactivateSegments, Params().add(appointment_id));
+}
+
+void PgTx::delete_segments(Id appointment_id) {
+  change(sql::kDeleteSegments, Params().add(appointment_id));
+}
+
+void PgTx::update_appointment(const Appointment& a) {
+  change(sql::kUpdateAppointment, Params()
+                                      .add(a.company_id)
+                                      .add(a.id)
+                                      .add(to_string(a.status))
+                                      .add(a.version)
+                                      .add(a.notes)
+                                      .add(unix_of(a.updated_at)));
+}
+
+void PgTx::append_event(const Event& e) {
+  Params p;
+  p.add(e.company_id);
+  if (e.appointment_id)
+    p.add(e.appointment_id);
+  else
+    p.add_null();
+  p.add(e.kind).add(e.payload).add(unix_of(e.created_at));
+  change(sql::kInsertEvent, p);
+}
+
+void PgTx::enqueue_sync(Id appointment_id, const std::string& action, std::int64_t version,
+                        Instant now) {
+  change(sql::kInsertSyncJob,
+         Params().add(appointment_id).add(action).add(version).add(unix_of(now)));
+}
+
+void PgTx::store_idempotency(Id company_id, const std::string& key, const StoredResponse& r,
+                             Instant now) {
+  change(sql::kInsertIdempotency, Params()
+                                      .add(company_id)
+                                      .add(key)
+                                      .add(r.fingerprint)
+                                      .add(r.status)
+                                      .add(r.body)
+                                      .add(unix_of(now)));
+}
+
+Id PgTx::insert_api_key(const ApiKey& k, const std::string& sha256_hex, Instant now) {
+  Params p;
+  if (k.company_id)
+    p.add(k.company_id);
+  else
+    p.add_null();
+  p.add(k.name).add(sha256_hex).add(k.role == KeyRole::kPlatform ? "platform" : "company");
+  p.add(unix_of(now));
+  return change(sql::kInsertApiKey, p).i64(0, 0);
+}
+
+// --- scheduling ---
+
+std::vector<Id> PgTx::staff_performing(Id company_id, Id service_id) {
+  auto r = read(sql::kStaffPerforming, Params().add(company_id).add(service_id));
+  std::vector<Id> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(r.i64(i, 0));
+  return out;
+}
+
+std::vector<WorkingHours> PgTx::working_hours(Id company_id, Id staff_id) {
+  auto r = read(sql::kWorkingHours, Params().add(company_id).add(staff_id));
+  std::vector<WorkingHours> out;
+  for (int i = 0; i < r.rows(); ++i)
+    out.push_back({static_cast<int>(r.i64(i, 0)), static_cast<int>(r.i64(i, 1)),
+                   static_cast<int>(r.i64(i, 2))});
+  return out;
+}
+
+std::vector<TimeOff> PgTx::time_off(Id company_id, Id staff_id, Instant after, int limit) {
+  auto r =
+      read(sql::kTimeOff, Params().add(company_id).add(staff_id).add(unix_of(after)).add(limit));
+  std::vector<TimeOff> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(read_time_off(r, i));
+  return out;
+}
+
+std::vector<StaffSchedule> PgTx::staff_schedules(Id company_id, std::span<const Id> staff_ids,
+                                                 Interval window) {
+  std::vector<StaffSchedule> out;
+  if (staff_ids.empty()) return out;
+  {
+    auto r = read(sql::kScheduleStaff, Params().add(company_id).add_ids(ids_of(staff_ids)));
+    for (int i = 0; i < r.rows(); ++i) {
+      StaffSchedule st;
+      st.staff_id = r.i64(i, 0);
+      st.branch_id = r.i64(i, 1);
+      st.active = r.boolean(i, 2);
+      st.timezone = r.text(i, 3);
+      out.push_back(std::move(st));
+    }
+  }
+  if (out.empty()) return out;
+  // Only the ids found in the company go on to the next queries (I7).
+  std::vector<Id> ids;
+  for (const auto& st : out) ids.push_back(st.staff_id);
+  auto find = [&](Id id) -> StaffSchedule& {
+    return *std::lower_bound(out.begin(), out.end(), id,
+                             [](const StaffSchedule& a, Id b) { return a.staff_id < b; });
+  };
+  {
+    auto r = read(sql::kScheduleHours, Params().add_ids(ids));
+    for (int i = 0; i < r.rows(); ++i)
+      find(r.i64(i, 0))
+          .hours.push_back({static_cast<int>(r.i64(i, 1)), static_cast<int>(r.i64(i, 2)),
+                            static_cast<int>(r.i64(i, 3))});
+  }
+  {
+    auto r = read(sql::kScheduleTimeOff,
+                  Params().add_ids(ids).add(unix_of(window.from)).add(unix_of(window.until)));
+    for (int i = 0; i < r.rows(); ++i) {
+      TimeOff t = read_time_off(r, i);
+      find(t.staff_id).time_off.push_back(std::move(t));
+    }
+  }
+  return out;
+}
+
+std::vector<Block> PgTx::blocks_of(std::span<const Id> staff_ids, Interval window, Id exclude,
+                                   Instant now) {
+  std::vector<Block> out;
+  if (staff_ids.empty()) return out;
+  Params p;
+  p.add_ids(ids_of(staff_ids)).add(unix_of(window.from)).add(unix_of(window.until)).add(exclude);
+  p.add(static_cast<std::int64_t>(kMaxBlocked.count())).add(unix_of(now));
+  auto r = read(sql::kBlocksOf, p);
+  for (int i = 0; i < r.rows(); ++i)
+    out.push_back({r.i64(i, 1) ? Block::kHold : Block::kSegment,
+                   r.i64(i, 2),
+                   r.i64(i, 3),
+                   r.i64(i, 0),
+                   {from_unix(r.i64(i, 4)), from_unix(r.i64(i, 5))}});
+  return out;
+}
+
+std::optional<Hold> PgTx::hold(Id company_id, Id id) {
+  auto r = read(sql::kHold, Params().add(company_id).add(id));
+  if (!r.rows()) return std::nullopt;
+  Hold h;
+  h.id = r.i64(0, 0);
+  h.company_id = r.i64(0, 1);
+  h.staff_id = r.i64(0, 2);
+  h.service_id = r.i64(0, 3);
+  h.time = {from_unix(r.i64(0, 4)), from_unix(r.i64(0, 5))};
+  h.blocked = {from_unix(r.i64(0, 6)), from_unix(r.i64(0, 7))};
+  h.expires_at = from_unix(r.i64(0, 8));
+  h.owner = r.text(0, 9);
+  return h;
+}
+
+void PgTx::update_company_settings(Id company_id, const SchedulingSettings& v) {
+  change(sql::kUpdateCompanySettings, Params()
+                                          .add(company_id)
+                                          .add(v.slot_step_minutes)
+                                          .add(v.min_notice_minutes)
+                                          .add(v.horizon_days));
+}
+
+void PgTx::replace_working_hours(Id staff_id, const std::vector<WorkingHours>& hours) {
+  change(sql::kDeleteWorkingHours, Params().add(staff_id));
+  if (hours.empty()) return;
+  std::vector<Id> days, starts, ends;
+  for (const auto& h : hours) {
+    days.push_back(h.weekday);
+    starts.push_back(h.start_minute);
+    ends.push_back(h.end_minute);
+  }
+  change(sql::kInsertWorkingHours,
+         Params().add(staff_id).add_ids(days).add_ids(starts).add_ids(ends));
+}
+
+Id PgTx::insert_time_off(const TimeOff& t) {
+  return change(sql::kInsertTimeOff, Params()
+                                         .add(t.staff_id)
+                                         .add(unix_of(t.time.from))
+                                         .add(unix_of(t.time.until))
+                                         .add(t.reason))
+      .i64(0, 0);
+}
+
+bool PgTx::delete_time_off(Id company_id, Id staff_id, Id id) {
+  return change(sql::kDeleteTimeOff, Params().add(company_id).add(staff_id).add(id)).affected() > 0;
+}
+
+Id PgTx::insert_hold(const Hold& h) {
+  Params p;
+  p.add(h.company_id).add(h.staff_id).add(h.service_id);
+  p.add(unix_of(h.time.from)).add(unix_of(h.time.until));
+  p.add(unix_of(h.blocked.from)).add(unix_of(h.blocked.until));
+  p.add(unix_of(h.expires_at)).add(h.owner);
+  return change(sql::kInsertHold, p).i64(0, 0);
+}
+
+bool PgTx::delete_hold(Id company_id, Id id) {
+  return change(sql::kDeleteHold, Params().add(company_id).add(id)).affected() > 0;
+}
+
+int PgTx::delete_expired_holds(Id staff_id, Instant now) {
+  return static_cast<int>(
+      change(sql::kDeleteExpiredHolds, Params().add(staff_id).add(unix_of(now))).affected());
+}
+
+}  // namespace appointd::store::postgres

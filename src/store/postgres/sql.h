@@ -1,0 +1,345 @@
+#pragma once
+// Every SQL statement of the PostgreSQL backend, named (the name is the server-side prepared
+// statement). Input is always a parameter, never concatenated. Instants go in as Unix seconds
+// (to_timestamp) and come out as Unix seconds (epoch of the timestamptz).
+#include "store/postgres/pg.h"
+
+namespace appointd::store::postgres::sql {
+
+#define APPOINTD_EPOCH(col) "extract(epoch from " col ")::bigint"
+
+inline constexpr Statement kCompany{
+    "company", "SELECT id, name, timezone, country, " APPOINTD_EPOCH(
+                   "created_at") ", slot_step_minutes, min_notice_minutes, horizon_days "
+                                 "FROM companies WHERE id = $1"};
+inline constexpr Statement kInsertCompany{
+    "insert_company",
+    "INSERT INTO companies(name, timezone, country, created_at, slot_step_minutes, "
+    "min_notice_minutes, horizon_days) VALUES ($1, $2, $3, to_timestamp($4::bigint), $5, $6, $7) "
+    "RETURNING id"};
+inline constexpr Statement kUpdateCompanySettings{
+    "update_company_settings",
+    "UPDATE companies SET slot_step_minutes = $2, min_notice_minutes = $3, horizon_days = $4 "
+    "WHERE id = $1"};
+
+inline constexpr Statement kBranch{
+    "branch", "SELECT id, company_id, name, timezone, phone, " APPOINTD_EPOCH(
+                  "created_at") " FROM branches WHERE company_id = $1 AND id = $2"};
+inline constexpr Statement kBranches{
+    "branches", "SELECT id, company_id, name, timezone, phone, " APPOINTD_EPOCH(
+                    "created_at") " FROM branches WHERE company_id = $1 ORDER BY id"};
+inline constexpr Statement kInsertBranch{
+    "insert_branch",
+    "INSERT INTO branches(company_id, name, timezone, phone, created_at) "
+    "VALUES ($1, $2, $3, $4, to_timestamp($5::bigint)) RETURNING id"};
+
+#define APPOINTD_SERVICE_COLS                                              \
+  "SELECT id, company_id, name, duration_minutes, buffer_before_minutes, " \
+  "buffer_after_minutes, " APPOINTD_EPOCH("created_at") " FROM services "
+inline constexpr Statement kService{"service",
+                                    APPOINTD_SERVICE_COLS "WHERE company_id = $1 AND id = $2"};
+inline constexpr Statement kServices{"services",
+                                     APPOINTD_SERVICE_COLS "WHERE company_id = $1 ORDER BY id"};
+#undef APPOINTD_SERVICE_COLS
+inline constexpr Statement kInsertService{
+    "insert_service",
+    "INSERT INTO services(company_id, name, duration_minutes, buffer_before_minutes, "
+    "buffer_after_minutes, created_at) VALUES ($1, $2, $3, $4, $5, to_timestamp($6::bigint)) "
+    "RETURNING id"};
+
+// Staff with their service ids (sorted) in one round trip.
+#define APPOINTD_STAFF_COLS \
+  "SELECT s.id, s.company_id, s.branch_id, s.name, s.email, s.active, " APPOINTD_EPOCH(    \
+      "s.created_at") ", COALESCE((SELECT array_to_string(array_agg(ss.service_id ORDER BY " \
+                      "ss.service_id), ',') FROM staff_services ss WHERE ss.staff_id = s.id), " \
+                      "'') FROM staff s "
+inline constexpr Statement kStaff{"staff",
+                                  APPOINTD_STAFF_COLS "WHERE s.company_id = $1 AND s.id = $2"};
+inline constexpr Statement kStaffList{"staff_list",
+                                      APPOINTD_STAFF_COLS "WHERE s.company_id = $1 ORDER BY s.id"};
+#undef APPOINTD_STAFF_COLS
+inline constexpr Statement kStaffForService{
+    "staff_for_service",
+    "SELECT s.id FROM staff s JOIN staff_services ss ON ss.staff_id = s.id "
+    "WHERE s.company_id = $1 AND s.branch_id = $2 AND ss.service_id = $3 AND s.active "
+    "ORDER BY s.id"};
+inline constexpr Statement kInsertStaff{
+    "insert_staff",
+    "INSERT INTO staff(company_id, branch_id, name, email, active, created_at) "
+    "VALUES ($1, $2, $3, $4, $5, to_timestamp($6::bigint)) RETURNING id"};
+inline constexpr Statement kInsertStaffServices{
+    "insert_staff_services",
+    "INSERT INTO staff_services(staff_id, service_id) SELECT $1, unnest($2::bigint[]) "
+    "ON CONFLICT DO NOTHING"};
+// The global lock order: ascending staff id. Every writer of a staff member's time (segments,
+// holds) takes this lock first, which serialises them per staff member (I1 across tables).
+inline constexpr Statement kLockStaff{
+    "lock_staff", "SELECT id FROM staff WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE"};
+
+#define APPOINTD_CUSTOMER_COLS                                          \
+  "SELECT id, company_id, phone, name, email, source, " APPOINTD_EPOCH( \
+      "created_at") " FROM customers "
+inline constexpr Statement kCustomer{
+    "customer", APPOINTD_CUSTOMER_COLS "WHERE company_id = $1 AND id = $2 AND deleted_at IS NULL"};
+inline constexpr Statement kCustomerByPhone{
+    "customer_by_phone",
+    APPOINTD_CUSTOMER_COLS "WHERE company_id = $1 AND phone = $2 AND deleted_at IS NULL"};
+#undef APPOINTD_CUSTOMER_COLS
+// Atomic insert-if-absent against the partial unique index (I2): a row comes back only when it
+// was inserted. A concurrent insert of the same phone makes this wait for that transaction and
+// then do nothing; the following read (a new snapshot at READ COMMITTED) sees its row.
+inline constexpr Statement kInsertCustomer{
+    "insert_customer",
+    "INSERT INTO customers(company_id, phone, name, email, source, created_at) "
+    "VALUES ($1, $2, $3, $4, $5, to_timestamp($6::bigint)) "
+    "ON CONFLICT (company_id, phone) WHERE deleted_at IS NULL DO NOTHING RETURNING id"};
+inline constexpr Statement kFillCustomer{
+    "fill_customer",
+    "UPDATE customers SET name = CASE WHEN name = '' THEN $3 ELSE name END, "
+    "email = CASE WHEN email = '' THEN $4 ELSE email END "
+    "WHERE company_id = $1 AND id = $2 AND (name = '' OR email = '') AND ($3 <> '' OR $4 <> '')"};
+
+inline constexpr Statement kAppointment{
+    "appointment",
+    "SELECT id, company_id, branch_id, customer_id, status, version, source, notes, "
+    "COALESCE(call_id, ''), COALESCE(external_provider, ''), COALESCE(external_id, ''), " APPOINTD_EPOCH(
+        "created_at") ", " APPOINTD_EPOCH("updated_at") " FROM appointments "
+                                                        "WHERE company_id = $1 AND id = $2"};
+inline constexpr Statement kSegmentsOf{
+    "segments_of",
+    "SELECT id, appointment_id, staff_id, service_id, " APPOINTD_EPOCH(
+        "starts_at") ", " APPOINTD_EPOCH("ends_at") ", " APPOINTD_EPOCH("blocked_from") ", " APPOINTD_EPOCH("blocked_until") ", "
+                                                                                                                           "active FROM segments WHERE appointment_id = $1 ORDER BY starts_at, id"};
+// Appointments of a company with a segment matching the filter (NULL parameters match all).
+inline constexpr Statement kAppointmentIds{
+    "appointment_ids",
+    "SELECT DISTINCT a.id FROM appointments a JOIN segments s ON s.appointment_id = a.id "
+    "WHERE a.company_id = $1 "
+    "AND ($2::bigint IS NULL OR s.staff_id = $2) "
+    "AND ($3::bigint IS NULL OR (s.starts_at < to_timestamp($4::bigint) "
+    "AND s.ends_at > to_timestamp($3::bigint))) "
+    "AND ($5::text IS NULL OR a.status = $5) "
+    "AND (a.status = 'cancelled' OR s.active) "
+    "ORDER BY a.id LIMIT $6"};
+inline constexpr Statement kInsertAppointment{
+    "insert_appointment",
+    "INSERT INTO appointments(company_id, branch_id, customer_id, status, version, source, notes, "
+    "call_id, external_provider, external_id, created_at, updated_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, to_timestamp($11::bigint), "
+    "to_timestamp($12::bigint)) "
+    "RETURNING id"};
+inline constexpr Statement kUpdateAppointment{
+    "update_appointment",
+    "UPDATE appointments SET status = $3, version = $4, notes = $5, "
+    "updated_at = to_timestamp($6::bigint) WHERE company_id = $1 AND id = $2"};
+inline constexpr Statement kInsertSegment{
+    "insert_segment",
+    "INSERT INTO segments(appointment_id, company_id, staff_id, service_id, starts_at, ends_at, "
+    "blocked_from, blocked_until, active) VALUES ($1, $2, $3, $4, to_timestamp($5::bigint), "
+    "to_timestamp($6::bigint), to_timestamp($7::bigint), to_timestamp($8::bigint), true) RETURNING "
+    "id"};
+inline constexpr Statement kDeleteSegments{"delete_segments",
+                                           "DELETE FROM segments WHERE appointment_id = $1"};
+inline constexpr Statement kDeactivateSegments{
+    "deactivate_segments",
+    "UPDATE segments SET active = false WHERE appointment_id = $1 AND active"};
+
+// I1 check: active segments (kind 0) and live holds (kind 1) of a staff member overlapping
+// [$2, $3), except appointment $4's segments; $6 is now. blocked_from > $2 - $5 (the longest
+// blocked interval) bounds both index range scans.
+#define APPOINTD_BLOCKS_SELECT \
+  "SELECT 0, id, appointment_id, " APPOINTD_EPOCH("blocked_from") ", " APPOINTD_EPOCH(          \
+      "blocked_until") " FROM segments WHERE staff_id = $1 AND active "                         \
+                       "AND blocked_from < to_timestamp($3::bigint) "                                   \
+                       "AND blocked_from > to_timestamp($2::bigint - $5::bigint) "                              \
+                       "AND blocked_until > to_timestamp($2::bigint) AND appointment_id <> $4 "         \
+                       "UNION ALL "                                                             \
+                       "SELECT 1, id, 0, " APPOINTD_EPOCH("blocked_from") ", " APPOINTD_EPOCH( \
+                           "blocked_until") " FROM holds WHERE staff_id = $1 "                  \
+                                            "AND blocked_from < to_timestamp($3::bigint) "              \
+                                            "AND blocked_from > to_timestamp($2::bigint - $5::bigint) "         \
+                                            "AND blocked_until > to_timestamp($2::bigint) "             \
+                                            "AND expires_at > to_timestamp($6::bigint)"
+inline constexpr Statement kBlocks{"blocks", APPOINTD_BLOCKS_SELECT};
+// The same, for a staff member locked by this transaction: first deletes the staff member's
+// expired holds (so they cannot trip the holds exclusion constraint later), in the same round
+// trip. The SELECT reads the snapshot before the delete, which it filters out anyway.
+inline constexpr Statement kBlocksLocked{
+    "blocks_locked",
+    "WITH expired AS (DELETE FROM holds WHERE staff_id = $1 AND expires_at <= "
+    "to_timestamp($6::bigint)) " APPOINTD_BLOCKS_SELECT};
+#undef APPOINTD_BLOCKS_SELECT
+
+// --- scheduling ---
+// Lists of ids are one bigint[] parameter: one prepared statement for any number of staff.
+inline constexpr Statement kStaffPerforming{
+    "staff_performing",
+    "SELECT s.id FROM staff s JOIN staff_services ss ON ss.staff_id = s.id "
+    "WHERE s.company_id = $1 AND ss.service_id = $2 AND s.active ORDER BY s.id"};
+inline constexpr Statement kWorkingHours{
+    "working_hours",
+    "SELECT w.weekday, w.start_minute, w.end_minute FROM working_hours w "
+    "JOIN staff s ON s.id = w.staff_id WHERE s.company_id = $1 AND w.staff_id = $2 "
+    "ORDER BY w.weekday, w.start_minute"};
+inline constexpr Statement kDeleteWorkingHours{"delete_working_hours",
+                                               "DELETE FROM working_hours WHERE staff_id = $1"};
+inline constexpr Statement kInsertWorkingHours{
+    "insert_working_hours",
+    "INSERT INTO working_hours(staff_id, weekday, start_minute, end_minute) "
+    "SELECT $1, unnest($2::int[]), unnest($3::int[]), unnest($4::int[])"};
+#define APPOINTD_TIME_OFF_COLS \
+  "t.id, t.staff_id, " APPOINTD_EPOCH("t.starts_at") ", " APPOINTD_EPOCH("t.ends_at") ", t.reason"
+inline constexpr Statement kTimeOff{
+    "time_off",
+    "SELECT " APPOINTD_TIME_OFF_COLS
+    " FROM time_off t JOIN staff s ON s.id = t.staff_id "
+    "WHERE s.company_id = $1 AND t.staff_id = $2 AND t.ends_at > to_timestamp($3::bigint) "
+    "ORDER BY t.starts_at, t.id LIMIT $4"};
+inline constexpr Statement kInsertTimeOff{
+    "insert_time_off",
+    "INSERT INTO time_off(staff_id, starts_at, ends_at, reason) "
+    "VALUES ($1, to_timestamp($2::bigint), to_timestamp($3::bigint), $4) RETURNING id"};
+inline constexpr Statement kDeleteTimeOff{
+    "delete_time_off",
+    "DELETE FROM time_off WHERE id = $3 AND staff_id = $2 "
+    "AND staff_id IN (SELECT id FROM staff WHERE company_id = $1)"};
+inline constexpr Statement kScheduleStaff{
+    "schedule_staff",
+    "SELECT s.id, s.branch_id, s.active, b.timezone FROM staff s "
+    "JOIN branches b ON b.id = s.branch_id "
+    "WHERE s.company_id = $1 AND s.id = ANY($2::bigint[]) ORDER BY s.id"};
+inline constexpr Statement kScheduleHours{
+    "schedule_hours",
+    "SELECT staff_id, weekday, start_minute, end_minute FROM working_hours "
+    "WHERE staff_id = ANY($1::bigint[]) ORDER BY staff_id, weekday, start_minute"};
+inline constexpr Statement kScheduleTimeOff{
+    "schedule_time_off",
+    "SELECT " APPOINTD_TIME_OFF_COLS
+    " FROM time_off t WHERE t.staff_id = ANY($1::bigint[]) AND t.ends_at > "
+    "to_timestamp($2::bigint) "
+    "AND t.starts_at < to_timestamp($3::bigint) ORDER BY t.staff_id, t.starts_at"};
+#undef APPOINTD_TIME_OFF_COLS
+// kBlocks for several staff members ($1), ordered by staff, then start.
+inline constexpr Statement kBlocksOf{
+    "blocks_of",
+    "SELECT staff_id, 0, id, appointment_id, " APPOINTD_EPOCH(
+        "blocked_from") " AS f, " APPOINTD_EPOCH("blocked_until") " FROM segments "
+                                                                  "WHERE staff_id = ANY($1::bigint[]) AND active "
+                                                                  "AND blocked_from < to_timestamp($3::bigint) AND blocked_from > to_timestamp($2::bigint - $5::bigint) "
+                                                                  "AND blocked_until > to_timestamp($2::bigint) AND appointment_id <> $4 "
+                                                                  "UNION ALL "
+                                                                  "SELECT staff_id, 1, id, 0, " APPOINTD_EPOCH(
+                                                                      "blocked_from") ", " APPOINTD_EPOCH("blocked_until") " FROM holds "
+                                                                                                                           "WHERE staff_id = ANY($1::bigint[]) "
+                                                                                                                           "AND blocked_from < to_timestamp($3::bigint) AND blocked_from > to_timestamp($2::bigint - $5::bigint) "
+                                                                                                                           "AND blocked_until > to_timestamp($2::bigint) AND expires_at > to_timestamp($6::bigint) "
+                                                                                                                           "ORDER BY 1, 5"};
+inline constexpr Statement kHold{
+    "hold", "SELECT id, company_id, staff_id, service_id, " APPOINTD_EPOCH(
+                "starts_at") ", " APPOINTD_EPOCH("ends_at") ", " APPOINTD_EPOCH("blocked_from") ", " APPOINTD_EPOCH("blocked_until") ", " APPOINTD_EPOCH("expires_at") ", owner FROM holds WHERE company_id = $1 AND id = $2"};
+inline constexpr Statement kInsertHold{
+    "insert_hold",
+    "INSERT INTO holds(company_id, staff_id, service_id, starts_at, ends_at, blocked_from, "
+    "blocked_until, expires_at, owner) VALUES ($1, $2, $3, to_timestamp($4::bigint), "
+    "to_timestamp($5::bigint), "
+    "to_timestamp($6::bigint), to_timestamp($7::bigint), to_timestamp($8::bigint), $9) RETURNING "
+    "id"};
+inline constexpr Statement kDeleteHold{"delete_hold",
+                                       "DELETE FROM holds WHERE company_id = $1 AND id = $2"};
+inline constexpr Statement kDeleteExpiredHolds{
+    "delete_expired_holds",
+    "DELETE FROM holds WHERE staff_id = $1 AND expires_at <= to_timestamp($2::bigint)"};
+
+inline constexpr Statement kInsertEvent{
+    "insert_event",
+    "INSERT INTO events(company_id, appointment_id, kind, payload, created_at) "
+    "VALUES ($1, $2, $3, $4, to_timestamp($5::bigint))"};
+inline constexpr Statement kEvents{
+    "events", "SELECT id, company_id, COALESCE(appointment_id, 0), kind, payload, " APPOINTD_EPOCH(
+                  "created_at") " FROM events WHERE company_id = $1 AND appointment_id = $2 "
+                                "ORDER BY id"};
+
+inline constexpr Statement kInsertSyncJob{
+    "insert_sync_job",
+    "INSERT INTO sync_jobs(appointment_id, action, version, state, next_attempt_at) "
+    "VALUES ($1, $2, $3, 'pending', to_timestamp($4::bigint))"};
+
+inline constexpr Statement kIdempotency{
+    "idempotency",
+    "SELECT fingerprint, status, body FROM idempotency_keys WHERE company_id = $1 AND key = $2"};
+// A concurrent request with the same key that commits first makes this fail with 23505 on
+// idempotency_keys_pkey; the store retries the whole write, which then finds the stored outcome.
+inline constexpr Statement kInsertIdempotency{
+    "insert_idempotency",
+    "INSERT INTO idempotency_keys(company_id, key, fingerprint, state, status, body, created_at) "
+    "VALUES ($1, $2, $3, 'done', $4, $5, to_timestamp($6::bigint))"};
+inline constexpr const char* kIdempotencyConstraint = "idempotency_keys_pkey";
+
+inline constexpr Statement kApiKeyByHash{
+    "api_key_by_hash",
+    "SELECT id, COALESCE(company_id, 0), name, role FROM api_keys "
+    "WHERE sha256 = $1 AND revoked_at IS NULL"};
+inline constexpr Statement kInsertApiKey{
+    "insert_api_key",
+    "INSERT INTO api_keys(company_id, name, sha256, role, created_at) "
+    "VALUES ($1, $2, $3, $4, to_timestamp($5::bigint)) RETURNING id"};
+
+inline constexpr Statement kPing{"ping", "SELECT 1"};
+
+// --- migrations ---
+// One advisory lock key for "migrating appointd's schema": instances starting together queue
+// on it, and the first applies what is pending.
+inline constexpr Statement kMigrationLock{"migration_lock",
+                                          "SELECT pg_advisory_lock(7100311462203371601)"};
+inline constexpr Statement kMigrationUnlock{"migration_unlock",
+                                            "SELECT pg_advisory_unlock(7100311462203371601)"};
+inline constexpr const char* kCreateMigrations =
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, "
+    "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())";
+inline constexpr Statement kMigrationApplied{"migration_applied",
+                                             "SELECT 1 FROM schema_migrations WHERE version = $1"};
+inline constexpr Statement kRecordMigration{
+    "record_migration", "INSERT INTO schema_migrations(version, name) VALUES ($1, $2)"};
+
+// --- audit ---
+// I1: per staff member, blocks (active segments and unexpired holds) ordered by start; a block
+// that starts before the furthest end of the blocks before it overlaps one of them.
+inline constexpr Statement kAuditOverlaps{
+    "audit_overlaps",
+    "WITH b AS ("
+    "  SELECT staff_id, blocked_from, blocked_until FROM segments WHERE active"
+    "  UNION ALL"
+    "  SELECT staff_id, blocked_from, blocked_until FROM holds WHERE expires_at > now()),"
+    " o AS (SELECT blocked_from, max(blocked_until) OVER (PARTITION BY staff_id"
+    "   ORDER BY blocked_from, blocked_until ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+    "   AS prev_until FROM b)"
+    " SELECT count(*) FROM o WHERE prev_until > blocked_from"};
+inline constexpr Statement kAuditCustomers{
+    "audit_customers",
+    "SELECT count(*) FROM (SELECT 1 FROM customers WHERE deleted_at IS NULL "
+    "GROUP BY company_id, phone HAVING count(*) > 1) d"};
+inline constexpr Statement kAuditExternal{
+    "audit_external",
+    "SELECT count(*) FROM (SELECT 1 FROM appointments WHERE external_id IS NOT NULL "
+    "GROUP BY external_provider, external_id HAVING count(*) > 1) d"};
+inline constexpr Statement kAuditIdempotency{
+    "audit_idempotency",
+    "SELECT count(*) FROM (SELECT 1 FROM idempotency_keys GROUP BY company_id, key "
+    "HAVING count(*) > 1) d"};
+// Structure: the guards of I1-I4 exist and are valid. Returns the names that are missing or
+// not valid (exclusion constraints validated; unique indexes valid and ready).
+inline constexpr Statement kAuditStructure{
+    "audit_structure",
+    "SELECT w.name FROM (VALUES ('segments_no_overlap', 'x'), ('holds_no_overlap', 'x'), "
+    "('customers_live_phone', 'i'), ('appointments_external', 'i'), "
+    "('idempotency_keys_pkey', 'i')) AS w(name, kind) "
+    "WHERE NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE w.kind = 'x' AND c.conname = w.name "
+    "  AND c.contype = 'x' AND c.convalidated) "
+    "AND NOT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid "
+    "  WHERE w.kind = 'i' AND ic.relname = w.name AND i.indisunique AND i.indisvalid "
+    "  AND i.indisready) "
+    "ORDER BY w.name"};
+
+#undef APPOINTD_EPOCH
+
+}  // namespace appointd::store::postgres::sql
