@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds appointd and its tests with ASan+UBSan, and runs every test:
-# GoogleTest units and the system tests that drive the real binary over HTTP on loopback.
+# GoogleTest units and the system tests that drive the real binary over HTTP on loopback, each
+# once on SQLite and once on a throwaway PostgreSQL 15 started here (scripts/pg_tmp.sh).
 # Ends with ctest's summary line. Options: TEST_FILTER=regex (ctest -R).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,5 +16,11 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export APPOINTD_BIN="$PWD/$BUILD/appointd"
 
+# A throwaway PostgreSQL 15 for the system.postgres.* variants, stopped whatever happens.
+source scripts/pg_tmp.sh
+trap pg_tmp_stop EXIT
+pg_tmp_start
+echo "PostgreSQL for the tests: $APPOINTD_PG_URL"
+
 cd "$BUILD"
-ctest --output-on-failure --timeout 600 -j 2 ${TEST_FILTER:+-R "$TEST_FILTER"}
+ctest --output-on-failure --timeout 900 -j 2 ${TEST_FILTER:+-R "$TEST_FILTER"}

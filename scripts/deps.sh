@@ -9,7 +9,8 @@ APPOINTD_BUILD_DEPS=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libhowardhinnant-date-dev
   libphonenumber-dev libpq-dev tzdata sqlite3
 )
-APPOINTD_TEST_DEPS=(libgtest-dev libbenchmark-dev python3 postgresql-15 wrk curl clang-format)
+APPOINTD_TEST_DEPS=(libgtest-dev libbenchmark-dev python3 postgresql-15 postgresql-client-15
+  postgresql-contrib wrk curl clang-format)
 
 appointd_install_missing() {
   local missing=()

@@ -17,7 +17,9 @@ Pieces:
 
 Environment:
   APPOINTD_BIN       path of the binary (default ../../build/appointd relative to this dir)
-  APPOINTD_TEST_DB   "sqlite" (default) or a postgresql:// URL of a server we may CREATE DATABASE on
+  APPOINTD_TEST_DB   "sqlite" (default), "postgresql" (the server of APPOINTD_PG_URL; the test is
+                     skipped without one) or a postgresql:// URL of a server we may CREATE DATABASE on
+  APPOINTD_PG_URL    a PostgreSQL server for the "postgresql" variants (./test.sh starts one)
   APPOINTD_TEST_KEEP set to 1 to keep the temp dirs (server logs, databases) for inspection
 """
 from __future__ import annotations
@@ -88,12 +90,14 @@ def postgres_store(base_url: str) -> Iterator[str]:
         raise unittest.SkipTest("APPOINTD_TEST_DB is PostgreSQL but psql is not installed")
     name = f"appointd_test_{os.getpid()}_{next(_db_counter)}_{int(time.time())}"
     parts = urllib.parse.urlsplit(base_url)
-    db_url = urllib.parse.urlunsplit(parts._replace(path="/" + name))
+    # urlunsplit would drop the "//" of a URL without host part (postgresql:///db?host=/dir).
+    db_url = f"{parts.scheme}://{parts.netloc}/{name}" + (f"?{parts.query}" if parts.query else "")
 
     def admin(sql: str) -> None:
         subprocess.run([psql, base_url, "-v", "ON_ERROR_STOP=1", "-qc", sql],
                        check=True, capture_output=True, timeout=CLI_TIMEOUT)
 
+    # name is generated here (digits and underscores), never input, so quoting is safe.
     admin(f'CREATE DATABASE "{name}"')
     try:
         yield db_url
@@ -102,13 +106,36 @@ def postgres_store(base_url: str) -> Iterator[str]:
             admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+PG_SKIP_REASON = "no APPOINTD_PG_URL: PostgreSQL variant skipped (./test.sh provides one)"
+
+
+def test_backend() -> str:
+    """"sqlite" or "postgresql": the store the tests of this process run against."""
+    kind = os.environ.get("APPOINTD_TEST_DB", "sqlite")
+    return "sqlite" if kind == "sqlite" else "postgresql"
+
+
+def postgres_base_url() -> str:
+    """The PostgreSQL server to create test databases on: APPOINTD_TEST_DB when it is a URL,
+    else APPOINTD_PG_URL (set by ./test.sh); skips the test when there is none."""
+    kind = os.environ.get("APPOINTD_TEST_DB", "")
+    if kind.startswith(("postgresql://", "postgres://")):
+        return kind
+    url = os.environ.get("APPOINTD_PG_URL", "")
+    if not url:
+        raise unittest.SkipTest(PG_SKIP_REASON)
+    return url
+
+
 def fresh_store(workdir: str) -> contextlib.AbstractContextManager[str]:
-    """Chooses the store from APPOINTD_TEST_DB; the context yields a fresh db URL."""
+    """Chooses the store from APPOINTD_TEST_DB: "sqlite" (default); "postgresql" (a fresh
+    database on the server of APPOINTD_PG_URL, skipped without one); or a postgresql:// URL.
+    The context yields a fresh db URL."""
     kind = os.environ.get("APPOINTD_TEST_DB", "sqlite")
     if kind == "sqlite":
         return sqlite_store(workdir)
-    if kind.startswith(("postgresql://", "postgres://")):
-        return postgres_store(kind)
+    if kind == "postgresql" or kind.startswith(("postgresql://", "postgres://")):
+        return postgres_store(postgres_base_url())
     raise ValueError(f"unsupported APPOINTD_TEST_DB={kind!r}")
 
 
