@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# PostgreSQL throughput, both measured in one run on the same throwaway server (fsync on):
+#   (a) raw ceiling: pgbench, 32 clients, each transaction inserting one non-overlapping range
+#       into a table with the segments' EXCLUDE constraint (bench/pgbench_*.sql);
+#   (b) appointd: POST /v1/appointments over HTTP (bench/booking.lua, as bench/booking.sh) on
+#       the same server, with the same number of connections.
+# Prints both and the ratio (target: appointd >= 0.5 of the raw ceiling).
+# Usage: bench/postgres.sh [seconds=10] [clients=32]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-10}
+CLIENTS=${2:-32}
+source scripts/deps.sh
+appointd_install_missing "${APPOINTD_BUILD_DEPS[@]}" wrk python3 postgresql-15 \
+  postgresql-client-15 postgresql-contrib
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build --target appointd -j 2 >/dev/null
+
+source scripts/pg_tmp.sh
+work=$(mktemp -d)
+pid=
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  pg_tmp_stop
+  rm -rf "$work"
+}
+trap cleanup EXIT
+pg_tmp_start
+db_url() { echo "postgresql://postgres@/$1?host=$APPOINTD_PG_DIR&port=$APPOINTD_PG_PORT"; }
+psql -q "$APPOINTD_PG_URL" -c "CREATE DATABASE bench_raw" -c "CREATE DATABASE bench_app"
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem/{print $2}') GiB"
+echo "== (a) raw ceiling: pgbench, $CLIENTS clients, ${SECS}s, INSERT of a non-overlapping range under EXCLUDE USING gist"
+psql -q "$(db_url bench_raw)" -f bench/pgbench_schema.sql
+raw=$(pgbench -n -c "$CLIENTS" -j 2 -T "$SECS" -f bench/pgbench_ranges.sql "$(db_url bench_raw)" 2>&1 |
+  sed -nE 's/^tps = ([0-9.]+) .*/\1/p')
+echo "RESULT raw tps=$raw"
+psql -qtA "$(db_url bench_raw)" -c "SELECT 'rows inserted: ' || count(*) FROM ranges"
+
+echo "== (b) appointd: POST /v1/appointments, $CLIENTS connections, ${SECS}s, PostgreSQL"
+db=$(db_url bench_app)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+platform=$(./build/appointd keys create --platform --db "$db" 2>/dev/null)
+./build/appointd serve --db "$db" --listen "127.0.0.1:$port" --log-level warn \
+  ${BENCH_THREADS:+--threads $BENCH_THREADS} ${BENCH_POOL:+--pool-size $BENCH_POOL} \
+  >"$work/serve.log" 2>&1 &
+pid=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+read -r key service staff < <(python3 bench/setup_company.py "http://127.0.0.1:$port" "$platform" 50)
+export BENCH_KEY=$key BENCH_SERVICE=$service BENCH_STAFF=$staff
+book=$(wrk -t2 -c"$CLIENTS" -d"${SECS}s" --latency -s bench/booking.lua "http://127.0.0.1:$port" | grep RESULT)
+echo "$book"
+./build/appointd audit --db "$db" | tail -1
+curl -s "http://127.0.0.1:$port/metrics" |
+  grep -E '^appointd_pg_(retries_total|deadlocks_total|pool_size|pool_max|retries_exhausted_total)' || true
+
+rps=$(sed -E 's/.* rps=([0-9]+).*/\1/' <<<"$book")
+created=$(sed -E 's/.* created_rps=([0-9]+).*/\1/' <<<"$book")
+echo "== summary"
+echo "raw ceiling (pgbench inserts/s):         $raw"
+echo "appointd bookings/s (201 + 409):         $rps"
+echo "appointd created/s (201 only):           $created"
+python3 -c "print(f'ratio appointd/raw: {$rps/$raw:.2f} (all booking transactions), {$created/$raw:.2f} (created only); target >= 0.50')"
