@@ -32,8 +32,7 @@ std::string format_local(Instant t, const Zone& zone) {
   const long off = static_cast<long>(info.offset.count());
   const long a = std::labs(off);
   char buf[24];
-  std::snprintf(buf, sizeof buf, "%c%02ld:%02ld", off < 0 ? '-' : '+', a / 3600 % 100,
-                a / 60 % 60);
+  std::snprintf(buf, sizeof buf, "%c%02ld:%02ld", off < 0 ? '-' : '+', a / 3600 % 100, a / 60 % 60);
   return s + buf;
 }
 
