@@ -6,7 +6,7 @@ local service = os.getenv("BENCH_SERVICE")
 local staff = {}
 for id in string.gmatch(os.getenv("BENCH_STAFF"), "%d+") do staff[#staff + 1] = id end
 local week_start = 1893456000  -- 2030-01-01T00:00:00Z: always in the future
-local slots = 7 * 24 * 4
+local slots = tonumber(os.getenv("BENCH_DAYS") or "7") * 24 * 4
 
 local threads = {}
 function setup(thread)

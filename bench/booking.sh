@@ -5,16 +5,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
 CONNS=${2:-64}
+BUILD=${BUILD_DIR:-build}
 source scripts/deps.sh
 appointd_install_missing "${APPOINTD_BUILD_DEPS[@]}" wrk python3
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build --target appointd -j "$(nproc)" >/dev/null
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD" --target appointd -j "$(nproc)" >/dev/null
 
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 db="sqlite:$work/bench.db"
-platform=$(./build/appointd keys create --platform --db "$db" 2>/dev/null)
-./build/appointd serve --db "$db" --listen "127.0.0.1:$port" --durability full --log-level warn ${BENCH_THREADS:+--threads $BENCH_THREADS} \
+platform=$("$BUILD"/appointd keys create --platform --db "$db" 2>/dev/null)
+"$BUILD"/appointd serve --db "$db" --listen "127.0.0.1:$port" --durability full --log-level warn ${BENCH_THREADS:+--threads $BENCH_THREADS} \
   >"$work/serve.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
@@ -30,7 +31,7 @@ echo "$book"
 echo "== baseline: GET /healthz, $CONNS connections, ${SECS}s"
 health=$(wrk -t2 -c"$CONNS" -d"${SECS}s" -s bench/healthz.lua "http://127.0.0.1:$port/healthz" | grep RESULT)
 echo "$health"
-./build/appointd audit --db "$db" | tail -1
+"$BUILD"/appointd audit --db "$db" | tail -1
 b=$(sed -E 's/.* rps=([0-9]+).*/\1/' <<<"$book")
 h=$(sed -E 's/.* rps=([0-9]+).*/\1/' <<<"$health")
 echo "ratio bookings/healthz: $(python3 -c "print(f'{$b/$h:.2f}')")"

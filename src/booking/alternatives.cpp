@@ -10,8 +10,9 @@ namespace {
 
 using nlohmann::json;
 
-constexpr Seconds kReachAfter = date::days{3};
-constexpr Seconds kReachBefore = date::days{1};
+constexpr Seconds kFarReachAfter = date::days{1};
+constexpr Seconds kFarReachBefore = date::days{1};
+constexpr Seconds kNearReach = std::chrono::hours{6};
 constexpr int kMaxCandidates = 600;   // starts tried per direction: bounded work on the writer
 constexpr size_t kMaxOtherStaff = 2;  // other staff offered at the requested time
 constexpr size_t kOtherStaffProbes = 8;
@@ -84,36 +85,58 @@ class Finder {
   const SlotRules& rules_;
 };
 
-}  // namespace
+struct Found {
+  std::vector<Candidate> after, before, other;
+  size_t size() const { return after.size() + before.size() + other.size(); }
+};
 
-json alternatives(store::ReadTx& tx, const AlternativeQuery& q) {
+// One search over [request - reach_before, request + reach_after]; other staff only when
+// `with_others` (they are offered at the requested time, which no reach changes).
+Found search(store::ReadTx& tx, const AlternativeQuery& q, const SlotRules& rules,
+             Seconds reach_before, Seconds reach_after, bool with_others) {
   const Candidate& segs = q.segments;
   const Segment& first = segs.front();
   const Instant req = first.time.from;
   const Seconds len0 = first.time.length();
-  auto co = tx.company(q.company_id);
-  const SlotRules rules = slot_rules(co ? co->settings : SchedulingSettings{}, q.now);
   const Seconds step = rules.step;
 
+  // Other staff at the requested time: one cheap overlap probe each first; only the free ones
+  // have their schedules loaded (most probes on a busy day end at the probe).
   std::vector<Id> others;
-  if (segs.size() == 1 && req >= q.now) {
-    for (Id id : tx.staff_for_service(q.company_id, q.branch_id, first.service_id)) {
-      if (others.size() >= kOtherStaffProbes) break;
-      if (id != first.staff_id) others.push_back(id);
+  if (with_others && segs.size() == 1 && req >= q.now) {
+    size_t probes = 0;
+    for (Id id : tx.staff_for_service(q.company_id, q.branch_id, first.service_id,
+                                      static_cast<int>(kOtherStaffProbes) + 1)) {
+      if (probes >= kOtherStaffProbes || others.size() >= kMaxOtherStaff) break;
+      if (id == first.staff_id) continue;
+      ++probes;
+      bool busy = false;
+      for (const auto& b : tx.blocks(id, first.blocked, q.exclude, q.now))
+        busy |= !(b.kind == Block::kHold && b.id == q.ignore_hold);
+      if (!busy) others.push_back(id);
     }
   }
-  std::vector<Id> ids = staff_of(segs);
-  ids.insert(ids.end(), others.begin(), others.end());
-  std::sort(ids.begin(), ids.end());
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  Interval window{req - kReachBefore, segs.back().time.until + kReachAfter};
-  for (const auto& s : segs) window.until = std::max(window.until, s.time.until + kReachAfter);
-  const auto cals = load_calendars(tx, q.company_id, ids, window, q.now, q.exclude, q.ignore_hold);
+  const std::vector<Id> ids = staff_of(segs);
+  // The window covers every candidate's blocked interval (buffers included), so nothing that
+  // could collide with a candidate lies outside what is loaded.
+  Interval window{first.blocked.from - reach_before, first.blocked.until + reach_after};
+  for (const auto& s : segs) {
+    window.from = std::min(window.from, s.blocked.from - reach_before);
+    window.until = std::max(window.until, s.blocked.until + reach_after);
+  }
+  auto cals = load_calendars(tx, q.company_id, ids, window, q.now, q.exclude, q.ignore_hold);
+  // Other staff are only offered at the requested time: their calendars over that interval.
+  if (!others.empty())
+    cals.merge(
+        load_calendars(tx, q.company_id, others, first.blocked, q.now, q.exclude, q.ignore_hold));
   Finder finder(q, cals, rules);
 
   auto c0 = cals.find(first.staff_id);
   const bool grid = c0 != cals.end() && c0->second.scheduled;
-  std::vector<Candidate> after, before, other;
+  Found f;
+  auto& after = f.after;
+  auto& before = f.before;
+  auto& other = f.other;
   if (grid) {
     // Starts on the step grid of the first staff member's working intervals.
     const auto& w = c0->second.working;
@@ -130,8 +153,8 @@ json alternatives(store::ReadTx& tx, const AlternativeQuery& q) {
             } else {
               t += step;
             }
-            if (t + len0 <= w[wi].until && t <= req + kReachAfter) return t;
-            if (t > req + kReachAfter) return std::nullopt;
+            if (t + len0 <= w[wi].until && t <= req + reach_after) return t;
+            if (t > req + reach_after) return std::nullopt;
             ++wi;
             started = false;
           }
@@ -155,8 +178,8 @@ json alternatives(store::ReadTx& tx, const AlternativeQuery& q) {
             } else {
               t -= step;
             }
-            if (t >= iv.from && t >= req - kReachBefore && t >= q.now) return t;
-            if (t < req - kReachBefore || t < q.now) return std::nullopt;
+            if (t >= iv.from && t >= req - reach_before && t >= q.now) return t;
+            if (t < req - reach_before || t < q.now) return std::nullopt;
             --wj;
             started = false;
           }
@@ -168,7 +191,7 @@ json alternatives(store::ReadTx& tx, const AlternativeQuery& q) {
     after = finder.collect(
         [&]() -> std::optional<Instant> {
           Instant t = req + step * ++k;
-          if (t > req + kReachAfter) return std::nullopt;
+          if (t > req + reach_after) return std::nullopt;
           return t;
         },
         kMaxAlternatives);
@@ -176,7 +199,7 @@ json alternatives(store::ReadTx& tx, const AlternativeQuery& q) {
     before = finder.collect(
         [&]() -> std::optional<Instant> {
           Instant t = req - step * ++k;
-          if (t < req - kReachBefore || t < q.now) return std::nullopt;
+          if (t < req - reach_before || t < q.now) return std::nullopt;
           return t;
         },
         kMaxAlternatives);
@@ -187,8 +210,14 @@ json alternatives(store::ReadTx& tx, const AlternativeQuery& q) {
     moved.front().staff_id = id;
     if (finder.bookable(moved)) other.push_back(std::move(moved));
   }
+  return f;
+}
 
-  // Interleave: nearest after, nearest before, other staff now, then further out.
+// Interleaves nearest after, nearest before, other staff now, then further out.
+json interleave(const AlternativeQuery& q, const Found& f) {
+  const auto& after = f.after;
+  const auto& before = f.before;
+  const auto& other = f.other;
   json out = json::array();
   std::vector<const Candidate*> chosen;
   auto take = [&](const std::vector<Candidate>& v, size_t& i) {
@@ -208,6 +237,22 @@ json alternatives(store::ReadTx& tx, const AlternativeQuery& q) {
     take(other, io);
   }
   return out;
+}
+
+}  // namespace
+
+json alternatives(store::ReadTx& tx, const AlternativeQuery& q) {
+  auto co = tx.company(q.company_id);
+  const SlotRules rules = slot_rules(co ? co->settings : SchedulingSettings{}, q.now);
+  // Most conflicts have free time nearby: look half a day around the request first, and load
+  // the wide window (a day either way) only when that does not yield a full list. This
+  // keeps the writer's work on a busy calendar proportional to what is offered.
+  Found near = search(tx, q, rules, kNearReach, kNearReach, true);
+  json out = interleave(q, near);
+  if (out.size() >= kMaxAlternatives) return out;
+  Found far = search(tx, q, rules, kFarReachBefore, kFarReachAfter, false);
+  far.other = std::move(near.other);
+  return interleave(q, far);
 }
 
 }  // namespace appointd::booking

@@ -21,11 +21,12 @@ struct AlternativeQuery {
 };
 
 // Up to kMaxAlternatives alternatives, interleaved nearest first: the same segments moved to
-// the nearest free starts after (within 3 days) and before (within 1 day, never in the past),
+// the nearest free starts after (within 1 day) and before (within 1 day, never in the past),
 // and, for a single segment, up to two other staff members of the branch who perform the
 // service and are free at the requested time. A scheduled staff member's starts lie on the
 // step grid of their working hours; an unscheduled one's on the step grid from the requested
-// start. Bounded work: five queries, a capped number of candidates.
+// start. Bounded work: a first pass over 6 hours either side, the full reach only when that
+// finds fewer than five; each pass a handful of queries and a capped number of candidates.
 // JSON: [{staff_id, service_id, start, end, segments: [{staff_id, service_id, start, end}]}].
 nlohmann::json alternatives(store::ReadTx& tx, const AlternativeQuery& q);
 

@@ -53,7 +53,9 @@ class ReadTx {
   virtual std::optional<Staff> staff(Id company_id, Id id) = 0;
   virtual std::vector<Staff> staff_list(Id company_id) = 0;
   // Ids of the active staff of a branch who perform a service, ascending.
-  virtual std::vector<Id> staff_for_service(Id company_id, Id branch_id, Id service_id) = 0;
+  // At most `limit` of them.
+  virtual std::vector<Id> staff_for_service(Id company_id, Id branch_id, Id service_id,
+                                            int limit) = 0;
   virtual std::optional<Customer> customer(Id company_id, Id id) = 0;
   virtual std::optional<Customer> customer_by_phone(Id company_id, const std::string& e164) = 0;
   // The appointment with its segments (active or not, ordered by start).
@@ -77,11 +79,11 @@ class ReadTx {
   virtual std::vector<TimeOff> time_off(Id company_id, Id staff_id, Instant after, int limit) = 0;
   // Branch zone, working hours and the time off overlapping `window` of each of the listed
   // staff members of the company, ordered by staff id; ids of other companies and unknown ids
-  // are left out. A bounded number of queries whatever the number of staff (SQLite: three).
+  // are left out. SQLite: three point queries per staff member; PostgreSQL: three in all.
   virtual std::vector<StaffSchedule> staff_schedules(Id company_id, std::span<const Id> staff_ids,
                                                      Interval window) = 0;
-  // blocks() for several staff members at once, in one query: active segments and live holds
-  // whose blocked interval overlaps `window`, ordered by staff id, then blocked.from. The ids
+  // blocks() for several staff members at once: active segments and live holds
+  // whose blocked interval overlaps `window`, in no particular order. The ids
   // must be of one company (callers pass ids they got from staff_schedules or staff()).
   virtual std::vector<Block> blocks_of(std::span<const Id> staff_ids, Interval window, Id exclude,
                                        Instant now) = 0;

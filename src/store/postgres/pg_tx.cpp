@@ -149,8 +149,9 @@ std::vector<Staff> PgTx::staff_list(Id company_id) {
   return out;
 }
 
-std::vector<Id> PgTx::staff_for_service(Id company_id, Id branch_id, Id service_id) {
-  auto r = read(sql::kStaffForService, Params().add(company_id).add(branch_id).add(service_id));
+std::vector<Id> PgTx::staff_for_service(Id company_id, Id branch_id, Id service_id, int limit) {
+  auto r = read(sql::kStaffForService,
+                Params().add(company_id).add(branch_id).add(service_id).add(limit));
   std::vector<Id> out;
   for (int i = 0; i < r.rows(); ++i) out.push_back(r.i64(i, 0));
   return out;

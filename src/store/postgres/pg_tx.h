@@ -28,7 +28,7 @@ class PgTx final : public WriteTx {
   std::vector<Service> services(Id company_id) override;
   std::optional<Staff> staff(Id company_id, Id id) override;
   std::vector<Staff> staff_list(Id company_id) override;
-  std::vector<Id> staff_for_service(Id company_id, Id branch_id, Id service_id) override;
+  std::vector<Id> staff_for_service(Id company_id, Id branch_id, Id service_id, int limit) override;
   std::optional<Customer> customer(Id company_id, Id id) override;
   std::optional<Customer> customer_by_phone(Id company_id, const std::string& e164) override;
   std::optional<Appointment> appointment(Id company_id, Id id) override;

@@ -62,7 +62,7 @@ inline constexpr Statement kStaffForService{
     "staff_for_service",
     "SELECT s.id FROM staff s JOIN staff_services ss ON ss.staff_id = s.id "
     "WHERE s.company_id = $1 AND s.branch_id = $2 AND ss.service_id = $3 AND s.active "
-    "ORDER BY s.id"};
+    "ORDER BY s.id LIMIT $4"};
 inline constexpr Statement kInsertStaff{
     "insert_staff",
     "INSERT INTO staff(company_id, branch_id, name, email, active, created_at) "

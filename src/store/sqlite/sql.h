@@ -44,10 +44,13 @@ inline constexpr const char* kStaffServices =
 inline constexpr const char* kStaffForService =
     "SELECT s.id FROM staff s JOIN staff_services ss ON ss.staff_id = s.id "
     "WHERE s.company_id = ?1 AND s.branch_id = ?2 AND ss.service_id = ?3 AND s.active = 1 "
-    "ORDER BY s.id";
+    "ORDER BY s.id LIMIT ?4";
 inline constexpr const char* kInsertStaff =
-    "INSERT INTO staff(company_id, branch_id, name, email, active, created_at) "
-    "VALUES (?1,?2,?3,?4,?5,?6)";
+    "INSERT INTO staff(company_id, branch_id, name, email, active, created_at, "
+    "max_blocked_seconds) VALUES (?1,?2,?3,?4,?5,?6,0)";
+// Keeps staff.max_blocked_seconds (?2 = blocked length just written) an upper bound.
+inline constexpr const char* kRaiseMaxBlocked =
+    "UPDATE staff SET max_blocked_seconds = ?2 WHERE id = ?1 AND max_blocked_seconds < ?2";
 inline constexpr const char* kInsertStaffService =
     "INSERT OR IGNORE INTO staff_services(staff_id, service_id) VALUES (?1, ?2)";
 
@@ -100,20 +103,21 @@ inline constexpr const char* kDeactivateSegments =
     "UPDATE segments SET active = 0 WHERE appointment_id = ?1 AND active = 1";
 
 // I1 check: active segments (kind 0) and live holds (kind 1) of a staff member overlapping
-// [?2, ?3), except appointment ?4's segments; ?6 is now. blocked_from > ?2 - max (?5) bounds
-// both covering-index range scans, since no blocked interval is longer than the max.
+// [?2, ?3), except appointment ?4's segments; ?6 is now. The covering-index range scans start
+// at ?2 minus the longest blocked interval of that staff member (capped by the global max ?5),
+// so a check reads only the bookings that can reach into the interval.
 inline constexpr const char* kBlocks =
     "SELECT 0, id, appointment_id, blocked_from, blocked_until FROM segments "
-    "WHERE staff_id = ?1 AND active = 1 AND blocked_from < ?3 AND blocked_from > ?2 - ?5 "
+    "WHERE staff_id = ?1 AND active = 1 AND blocked_from < ?3 AND blocked_from > ?2 - MIN(?5, "
+    "(SELECT max_blocked_seconds FROM staff WHERE id = ?1)) "
     "AND blocked_until > ?2 AND appointment_id != ?4 "
     "UNION ALL "
     "SELECT 1, id, 0, blocked_from, blocked_until FROM holds "
-    "WHERE staff_id = ?1 AND blocked_from < ?3 AND blocked_from > ?2 - ?5 "
+    "WHERE staff_id = ?1 AND blocked_from < ?3 AND blocked_from > ?2 - MIN(?5, (SELECT "
+    "max_blocked_seconds FROM staff WHERE id = ?1)) "
     "AND blocked_until > ?2 AND expires_at > ?6";
 
 // --- scheduling ---
-// Lists of ids are bound as one JSON array text (?N) and expanded by json_each: one prepared
-// statement for any number of staff, and input is still never part of the SQL text.
 inline constexpr const char* kStaffPerforming =
     "SELECT s.id FROM staff s JOIN staff_services ss ON ss.staff_id = s.id "
     "WHERE s.company_id = ?1 AND ss.service_id = ?2 AND s.active = 1 ORDER BY s.id";
@@ -133,28 +137,17 @@ inline constexpr const char* kInsertTimeOff =
 inline constexpr const char* kDeleteTimeOff =
     "DELETE FROM time_off WHERE id = ?3 AND staff_id = ?2 "
     "AND staff_id IN (SELECT id FROM staff WHERE company_id = ?1)";
+// Per staff member: SQLite runs in-process, so a few indexed point queries per id are cheaper
+// than one query over an id list (json_each builds an ephemeral table on every call).
 inline constexpr const char* kScheduleStaff =
     "SELECT s.id, s.branch_id, s.active, b.timezone FROM staff s "
-    "JOIN branches b ON b.id = s.branch_id "
-    "WHERE s.company_id = ?1 AND s.id IN (SELECT value FROM json_each(?2)) ORDER BY s.id";
+    "JOIN branches b ON b.id = s.branch_id WHERE s.company_id = ?1 AND s.id = ?2";
 inline constexpr const char* kScheduleHours =
     "SELECT staff_id, weekday, start_minute, end_minute FROM working_hours "
-    "WHERE staff_id IN (SELECT value FROM json_each(?1)) "
-    "ORDER BY staff_id, weekday, start_minute";
+    "WHERE staff_id = ?1 ORDER BY weekday, start_minute";
 inline constexpr const char* kScheduleTimeOff =
     "SELECT id, staff_id, starts_at, ends_at, reason FROM time_off "
-    "WHERE staff_id IN (SELECT value FROM json_each(?1)) AND ends_at > ?2 AND starts_at < ?3 "
-    "ORDER BY staff_id, starts_at";
-// kBlocks for a JSON array of staff ids (?1), ordered by staff, then start.
-inline constexpr const char* kBlocksOf =
-    "SELECT staff_id, 0, id, appointment_id, blocked_from, blocked_until FROM segments "
-    "WHERE staff_id IN (SELECT value FROM json_each(?1)) AND active = 1 AND blocked_from < ?3 "
-    "AND blocked_from > ?2 - ?5 AND blocked_until > ?2 AND appointment_id != ?4 "
-    "UNION ALL "
-    "SELECT staff_id, 1, id, 0, blocked_from, blocked_until FROM holds "
-    "WHERE staff_id IN (SELECT value FROM json_each(?1)) AND blocked_from < ?3 "
-    "AND blocked_from > ?2 - ?5 AND blocked_until > ?2 AND expires_at > ?6 "
-    "ORDER BY 1, 5";
+    "WHERE staff_id = ?1 AND ends_at > ?2 AND starts_at < ?3 ORDER BY starts_at";
 inline constexpr const char* kHold =
     "SELECT id, company_id, staff_id, service_id, starts_at, ends_at, blocked_from, "
     "blocked_until, expires_at, owner FROM holds WHERE company_id = ?1 AND id = ?2";

@@ -18,15 +18,6 @@ Company read_company(Stmt& s) {
 TimeOff read_time_off(Stmt& s) {
   return {s.i64(0), s.i64(1), {from_unix(s.i64(2)), from_unix(s.i64(3))}, s.text(4)};
 }
-// A list of ids as the JSON array text json_each expands ("[1,2,3]").
-std::string id_array(std::span<const Id> ids) {
-  std::string out = "[";
-  for (Id id : ids) {
-    if (out.size() > 1) out += ',';
-    out += std::to_string(id);
-  }
-  return out + "]";
-}
 Branch read_branch(Stmt& s) {
   return {s.i64(0), s.i64(1), s.text(2), s.text(3), s.text(4), from_unix(s.i64(5))};
 }
@@ -141,9 +132,9 @@ std::vector<Staff> SqliteTx::staff_list(Id company_id) {
   return out;
 }
 
-std::vector<Id> SqliteTx::staff_for_service(Id company_id, Id branch_id, Id service_id) {
+std::vector<Id> SqliteTx::staff_for_service(Id company_id, Id branch_id, Id service_id, int limit) {
   auto s = c_.prepare(sql::kStaffForService);
-  s.bind(1, company_id).bind(2, branch_id).bind(3, service_id);
+  s.bind(1, company_id).bind(2, branch_id).bind(3, service_id).bind(4, limit);
   std::vector<Id> out;
   while (s.step()) out.push_back(s.i64(0));
   return out;
@@ -369,7 +360,9 @@ Id SqliteTx::insert_segment(Id company_id, const Segment& g) {
   s.bind(5, to_unix(g.time.from)).bind(6, to_unix(g.time.until));
   s.bind(7, to_unix(g.blocked.from)).bind(8, to_unix(g.blocked.until));
   s.exec();
-  return c_.last_insert_id();
+  Id id = c_.last_insert_id();
+  raise_max_blocked(g.staff_id, g.blocked);
+  return id;
 }
 
 void SqliteTx::deactivate_segments(Id appointment_id) {
@@ -459,43 +452,34 @@ std::vector<TimeOff> SqliteTx::time_off(Id company_id, Id staff_id, Instant afte
 
 std::vector<StaffSchedule> SqliteTx::staff_schedules(Id company_id, std::span<const Id> staff_ids,
                                                      Interval window) {
+  std::vector<Id> ids(staff_ids.begin(), staff_ids.end());
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   std::vector<StaffSchedule> out;
-  if (staff_ids.empty()) return out;
-  {
-    auto s = c_.prepare(sql::kScheduleStaff);
-    s.bind(1, company_id).bind(2, id_array(staff_ids));
-    while (s.step()) {
-      StaffSchedule st;
+  for (Id id : ids) {
+    StaffSchedule st;
+    {
+      auto s = c_.prepare(sql::kScheduleStaff);
+      s.bind(1, company_id).bind(2, id);
+      if (!s.step()) continue;  // unknown or another company's (I7)
       st.staff_id = s.i64(0);
       st.branch_id = s.i64(1);
       st.active = s.i64(2) != 0;
       st.timezone = s.text(3);
-      out.push_back(std::move(st));
     }
-  }
-  if (out.empty()) return out;
-  // Only the ids found in the company go on to the next queries (I7).
-  std::vector<Id> ids;
-  for (const auto& st : out) ids.push_back(st.staff_id);
-  const std::string ids_json = id_array(ids);
-  auto find = [&](Id id) -> StaffSchedule& {
-    return *std::lower_bound(out.begin(), out.end(), id,
-                             [](const StaffSchedule& a, Id b) { return a.staff_id < b; });
-  };
-  {
-    auto s = c_.prepare(sql::kScheduleHours);
-    s.bind(1, ids_json);
-    while (s.step())
-      find(s.i64(0)).hours.push_back(
-          {static_cast<int>(s.i64(1)), static_cast<int>(s.i64(2)), static_cast<int>(s.i64(3))});
-  }
-  {
-    auto s = c_.prepare(sql::kScheduleTimeOff);
-    s.bind(1, ids_json).bind(2, to_unix(window.from)).bind(3, to_unix(window.until));
-    while (s.step()) {
-      TimeOff t = read_time_off(s);
-      find(t.staff_id).time_off.push_back(std::move(t));
+    {
+      auto s = c_.prepare(sql::kScheduleHours);
+      s.bind(1, id);
+      while (s.step())
+        st.hours.push_back(
+            {static_cast<int>(s.i64(1)), static_cast<int>(s.i64(2)), static_cast<int>(s.i64(3))});
     }
+    {
+      auto s = c_.prepare(sql::kScheduleTimeOff);
+      s.bind(1, id).bind(2, to_unix(window.from)).bind(3, to_unix(window.until));
+      while (s.step()) st.time_off.push_back(read_time_off(s));
+    }
+    out.push_back(std::move(st));
   }
   return out;
 }
@@ -503,16 +487,10 @@ std::vector<StaffSchedule> SqliteTx::staff_schedules(Id company_id, std::span<co
 std::vector<Block> SqliteTx::blocks_of(std::span<const Id> staff_ids, Interval window, Id exclude,
                                        Instant now) {
   std::vector<Block> out;
-  if (staff_ids.empty()) return out;
-  auto s = c_.prepare(sql::kBlocksOf);
-  s.bind(1, id_array(staff_ids)).bind(2, to_unix(window.from)).bind(3, to_unix(window.until));
-  s.bind(4, exclude).bind(5, kMaxBlocked.count()).bind(6, to_unix(now));
-  while (s.step())
-    out.push_back({s.i64(1) ? Block::kHold : Block::kSegment,
-                   s.i64(2),
-                   s.i64(3),
-                   s.i64(0),
-                   {from_unix(s.i64(4)), from_unix(s.i64(5))}});
+  for (Id id : staff_ids) {
+    auto part = blocks(id, window, exclude, now);
+    out.insert(out.end(), part.begin(), part.end());
+  }
   return out;
 }
 
@@ -574,7 +552,15 @@ Id SqliteTx::insert_hold(const Hold& h) {
   s.bind(6, to_unix(h.blocked.from)).bind(7, to_unix(h.blocked.until));
   s.bind(8, to_unix(h.expires_at)).bind(9, h.owner);
   s.exec();
-  return c_.last_insert_id();
+  Id id = c_.last_insert_id();
+  raise_max_blocked(h.staff_id, h.blocked);
+  return id;
+}
+
+void SqliteTx::raise_max_blocked(Id staff_id, Interval blocked) {
+  auto s = c_.prepare(sql::kRaiseMaxBlocked);
+  s.bind(1, staff_id).bind(2, blocked.length().count());
+  s.exec();
 }
 
 bool SqliteTx::delete_hold(Id company_id, Id id) {

@@ -18,7 +18,7 @@ class SqliteTx final : public WriteTx {
   std::vector<Service> services(Id company_id) override;
   std::optional<Staff> staff(Id company_id, Id id) override;
   std::vector<Staff> staff_list(Id company_id) override;
-  std::vector<Id> staff_for_service(Id company_id, Id branch_id, Id service_id) override;
+  std::vector<Id> staff_for_service(Id company_id, Id branch_id, Id service_id, int limit) override;
   std::optional<Customer> customer(Id company_id, Id id) override;
   std::optional<Customer> customer_by_phone(Id company_id, const std::string& e164) override;
   std::optional<Appointment> appointment(Id company_id, Id id) override;
@@ -69,6 +69,10 @@ class SqliteTx final : public WriteTx {
   int delete_expired_holds(Id staff_id, Instant now) override;
 
  private:
+  // Keeps staff.max_blocked_seconds >= the length of every block written for that staff
+  // member: the bound of the overlap scan in kBlocks.
+  void raise_max_blocked(Id staff_id, Interval blocked);
+
   Connection& c_;
   int depth_ = 0;  // nesting of savepoints; names are "sp<depth>"
 };
