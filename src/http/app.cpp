@@ -219,8 +219,10 @@ void write(Env& env, const CtxPtr& c, std::function<Response(store::WriteTx&)> f
           }
         }
         *result = fn(tx);
-        if (key && result->status < 500)
+        if (key && result->status < 500) {
+          result->finish();  // the stored outcome needs its bytes now
           tx.store_idempotency(company, *key, {fingerprint, result->status, result->body}, now);
+        }
       },
       [c, result, observe = std::move(observe)](std::exception_ptr e) {
         if (!e) {

@@ -76,9 +76,10 @@ std::optional<Id> path_id(const CtxPtr& c, const char* name);
 void write(Env& env, const CtxPtr& c, std::function<Response(store::WriteTx&)> fn,
            std::function<void(const Response&)> observe = {});
 
-// Encodes a use-case result: ok -> `status` with to_json(value), error -> problem.
+// Encodes a use-case result: ok -> `status` with enc(value), error -> problem. The body is
+// rendered later (Response::render), off the store's writer thread.
 template <class T, class Enc>
-Response respond(const Result<T>& r, int status, Enc enc);
+Response respond(Result<T> r, int status, Enc enc);
 
 // Route tables, one per resource file.
 struct RouteDef {
@@ -101,8 +102,13 @@ void hold_routes(std::vector<RouteDef>& out);
 
 namespace appointd::http {
 template <class T, class Enc>
-Response respond(const Result<T>& r, int status, Enc enc) {
-  if (!r.ok()) return problem(r.error());
-  return json_response(status, enc(r.value()));
+Response respond(Result<T> r, int status, Enc enc) {
+  if (!r.ok()) return deferred_problem(std::move(r.error()));
+  Response out;
+  out.status = status;
+  out.render = [v = std::move(r.value()), enc](Response& self) {
+    self.body = enc(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  return out;
 }
 }  // namespace appointd::http

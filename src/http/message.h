@@ -32,6 +32,18 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
   std::string body;
   std::string code;  // the problem's stable code for errors (for metrics); not sent
+  // When set, fills `body` (and may change content_type) later, on the connection's io
+  // thread, just before sending: heavy encoding stays off the thread that decided the answer
+  // (the store's single writer). `status` and `code` are final before it runs.
+  std::function<void(Response&)> render;
+  // Runs render (if any) now; afterwards body is complete.
+  void finish() {
+    if (render) {
+      auto r = std::move(render);
+      render = nullptr;
+      r(*this);
+    }
+  }
 };
 
 // Completes a request. Must be called exactly once, from any thread.

@@ -18,6 +18,15 @@ Response problem(int status, std::string_view code, std::string_view title, std:
   return r;
 }
 
+Response deferred_problem(Error e) {
+  Response r;
+  r.status = http_status(e.code);
+  r.code = code_name(e.code);
+  r.content_type = "application/problem+json";
+  r.render = [e = std::move(e)](Response& self) { self.body = problem(e).body; };
+  return r;
+}
+
 Response problem(const Error& e) {
   // Every validation_failed carries `errors: [{field, message}]`, rule errors included.
   if (e.code == ErrorCode::kValidationFailed && !e.extra.contains("errors")) {

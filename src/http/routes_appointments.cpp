@@ -26,8 +26,8 @@ std::function<void(const Response&)> outcome_counter(Env& env, const char* op) {
   };
 }
 
-Response encode(const Result<Appointment>& r, int status) {
-  return respond(r, status, [](const Appointment& a) { return to_json(a); });
+Response encode(Result<Appointment> r, int status) {
+  return respond(std::move(r), status, [](const Appointment& a) { return to_json(a); });
 }
 
 void book(Env& env, const CtxPtr& c) {
@@ -63,7 +63,7 @@ void book(Env& env, const CtxPtr& c) {
         if (hold_alts && !r.ok() && r.error().code == ErrorCode::kSlotUnavailable)
           booking::hold_alternatives(tx, cmd.company_id, r.error().extra["alternatives"], hold_ttl,
                                      hold_owner, cmd.now);
-        return encode(r, 201);
+        return encode(std::move(r), 201);
       },
       outcome_counter(env, "book"));
 }

@@ -550,6 +550,7 @@ asio::awaitable<void> serve_connection(ServerState& s, beast::tcp_stream& stream
 
     // 4. Answer. The loop reads nothing while writing: at most one write in flight.
     const bool keep_alive = client_keep_alive && !s.stopping.load();
+    r.finish();  // deferred encoding runs here, on this connection's io thread
     auto res = to_beast(std::move(r), version, keep_alive, rid);
     const bool will_keep = res.keep_alive();
     stream.expires_after(s.opts.write_timeout);

@@ -362,11 +362,20 @@ class SchedulingTest(ServerTestCase):
         # A hold that expires mid-storm: before expiry nobody, after it exactly one wins.
         h2 = expect(self.co.api.post("/v1/holds", {"staff_id": st["id"], "service_id":
                                                    self.svc["id"], "start": iso(mon(11)),
-                                                   "ttl_seconds": 1}), 201)
+                                                   "ttl_seconds": 3}), 201)
+        expires = dt.datetime.fromisoformat(h2["expires_at"].replace("Z", "+00:00")).timestamp()
         early = run_concurrently(CLIENTS, lambda i: self.book(st, mon(11)), timeout=TIMEOUT,
                                  warm=self.co.api)
-        self.assertNotIn(201, [r.status for r in early])
-        time.sleep(2.1)
+        early_wins = [r for r in early if r.status == 201]
+        if time.time() < expires - 0.2:
+            # The whole storm ran while the hold was live: nobody may have won.
+            self.assertEqual(early_wins, [])
+        else:
+            # A slow (sanitized, loaded) run outlived the hold: at most one late winner.
+            self.assertLessEqual(len(early_wins), 1)
+        time.sleep(max(0.0, expires - time.time()) + 1.1)
+        if early_wins:
+            return  # the slot is taken; the after-expiry storm has nothing left to prove
         late = run_concurrently(CLIENTS, lambda i: self.book(st, mon(11)), timeout=TIMEOUT,
                                 warm=self.co.api)
         self.assertEqual(Counter(r.status for r in late), Counter({201: 1, 409: CLIENTS - 1}))
