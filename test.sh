@@ -2,6 +2,7 @@
 # Installs what is missing, builds appointd and its tests with ASan+UBSan, and runs every test:
 # GoogleTest units and the system tests that drive the real binary over HTTP on loopback, each
 # once on SQLite and once on a throwaway PostgreSQL 15 started here (scripts/pg_tmp.sh).
+# Short runs of the benchmarks check their outcomes (bench.*); full runs live in bench/.
 # Ends with ctest's summary line. Options: TEST_FILTER=regex (ctest -R).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -9,7 +10,8 @@ source scripts/deps.sh
 appointd_install_missing "${APPOINTD_BUILD_DEPS[@]}" "${APPOINTD_TEST_DEPS[@]}"
 
 BUILD=${BUILD_DIR:-build-asan}
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAPPOINTD_SANITIZE=ON >/dev/null
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAPPOINTD_SANITIZE=ON \
+  -DAPPOINTD_BENCH=ON >/dev/null
 cmake --build "$BUILD" -j "$(nproc)"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}

@@ -80,11 +80,7 @@ Result<Appointment> book(store::WriteTx& tx, const Book& c) {
     auto cu = tx.customer(c.company_id, *c.customer_id);
     if (!cu) return Error::not_found("customer");
     customer_id = cu->id;
-  } else if (c.customer) {
-    auto r = upsert_customer(tx, {c.company_id, *c.customer, c.source, c.now});
-    if (!r) return r.error();
-    customer_id = r->customer.id;
-  } else {
+  } else if (!c.customer) {
     return Error::validation("customer or customer_id is required");
   }
   Id branch_id = 0;
@@ -100,6 +96,13 @@ Result<Appointment> book(store::WriteTx& tx, const Book& c) {
   if (auto e = check_free(tx, c.company_id, branch_id, *segs, c.now,
                           {0, hold_id, c.disjoint_alternatives}))
     return *e;
+  // The customer is upserted only once the time is known to be free: a conflict (the common
+  // failure under load) costs no customer write to undo.
+  if (c.customer) {
+    auto r = upsert_customer(tx, {c.company_id, *c.customer, c.source, c.now});
+    if (!r) return r.error();
+    customer_id = r->customer.id;
+  }
   // The converted hold goes with the booking; expired holds of these staff go too (they block
   // nothing already: housekeeping, so the table does not grow without a sweeper).
   if (hold_id) tx.delete_hold(c.company_id, hold_id);
