@@ -12,7 +12,8 @@ cmake --build build --target appointd -j "$(nproc)"
 export APPOINTD_DB="${APPOINTD_DB:-sqlite:data/appointd.db}"
 mkdir -p data
 # On an empty store: a demo company (its key goes to data/demo_api_key); else nothing.
-./build/appointd demo --if-empty --key-file data/demo_api_key >/dev/null
+./build/appointd demo --if-empty --key-file data/demo_api_key --log-level warn >/dev/null \
+  2>data/demo.log || { cat data/demo.log; exit 1; }
 key=$(cat data/demo_api_key 2>/dev/null || true)
 cat <<MSG
 
