@@ -19,15 +19,6 @@ constexpr size_t kOtherStaffProbes = 8;
 
 using Candidate = std::vector<Segment>;
 
-Candidate shifted(const Candidate& segs, Seconds d) {
-  Candidate out = segs;
-  for (auto& s : out) {
-    s.time = {s.time.from + d, s.time.until + d};
-    s.blocked = {s.blocked.from + d, s.blocked.until + d};
-  }
-  return out;
-}
-
 json encode(const Candidate& cand) {
   json j = segment_json(cand.front());
   json parts = json::array();
@@ -87,7 +78,6 @@ class Finder {
 
 struct Found {
   std::vector<Candidate> after, before, other;
-  size_t size() const { return after.size() + before.size() + other.size(); }
 };
 
 // One search over [request - reach_before, request + reach_after]; other staff only when

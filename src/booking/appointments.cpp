@@ -11,15 +11,6 @@ namespace {
 
 using nlohmann::json;
 
-std::vector<Segment> shifted(const std::vector<Segment>& segs, Seconds d) {
-  std::vector<Segment> out = segs;
-  for (auto& s : out) {
-    s.time = {s.time.from + d, s.time.until + d};
-    s.blocked = {s.blocked.from + d, s.blocked.until + d};
-  }
-  return out;
-}
-
 // The hold a booking converts: of the company, live, and matching one of the segments.
 Result<Hold> hold_for(store::ReadTx& tx, Id company_id, Id hold_id,
                       const std::vector<Segment>& segs, Instant now) {
@@ -152,7 +143,8 @@ Result<Appointment> reschedule(store::WriteTx& tx, const Reschedule& c) {
     if (current.empty()) return Error::conflict("the appointment has no active segments");
     next = shifted(current, *c.start - current.front().time.from);
   } else {
-    auto planned = plan(tx, c.company_id, *c.segments, &a->branch_id);
+    Id branch_id = 0;  // the appointment keeps its branch (update_appointment does not move it)
+    auto planned = plan(tx, c.company_id, *c.segments, &branch_id);
     if (!planned) return planned.error();
     next = std::move(*planned);
   }

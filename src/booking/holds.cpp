@@ -1,5 +1,7 @@
 #include "booking/holds.h"
 
+#include <algorithm>
+
 #include "booking/planning.h"
 
 namespace appointd::booking {
@@ -35,6 +37,16 @@ Result<Id> release_hold(store::WriteTx& tx, Id company_id, Id id) {
 
 int hold_alternatives(store::WriteTx& tx, Id company_id, nlohmann::json& alternatives,
                       int ttl_seconds, const std::string& owner, Instant now) {
+  // Lock every staff member about to be held (ascending, the global order) before checking:
+  // an alternative may name other staff than the booking locked, and on PostgreSQL only the
+  // staff lock makes "check, then write a hold" safe against a concurrent booking of them.
+  std::vector<Id> staff;
+  for (const auto& alt : alternatives)
+    if (alt["segments"].size() == 1) staff.push_back(alt["staff_id"].get<Id>());
+  std::sort(staff.begin(), staff.end());
+  staff.erase(std::unique(staff.begin(), staff.end()), staff.end());
+  tx.lock_staff(staff);
+  for (Id st : staff) tx.delete_expired_holds(st, now);
   int held = 0;
   for (auto& alt : alternatives) {
     const auto& parts = alt["segments"];

@@ -88,7 +88,8 @@ std::optional<Error> check_rules(store::ReadTx& tx, Id company_id, const std::ve
   for (const auto& [id, c] : cals) any |= c.scheduled || !c.time_off.empty();
   if (!any) return std::nullopt;  // unscheduled staff without time off: nothing to check
   auto co = tx.company(company_id);
-  const SlotRules rules = slot_rules(co ? co->settings : SchedulingSettings{}, now);
+  const SchedulingSettings settings = co ? co->settings : SchedulingSettings{};
+  const SlotRules rules = slot_rules(settings, now);
   for (size_t i = 0; i < segs.size(); ++i) {
     auto it = cals.find(segs[i].staff_id);
     if (it == cals.end()) continue;
@@ -98,11 +99,11 @@ std::optional<Error> check_rules(store::ReadTx& tx, Id company_id, const std::ve
     switch (*code) {
       case ErrorCode::kTooSoon:
         detail = "the segment starts before the minimum notice of " +
-                 std::to_string(co->settings.min_notice_minutes) + " minutes";
+                 std::to_string(settings.min_notice_minutes) + " minutes";
         break;
       case ErrorCode::kBeyondHorizon:
         detail = "the segment starts beyond the booking horizon of " +
-                 std::to_string(co->settings.horizon_days) + " days";
+                 std::to_string(settings.horizon_days) + " days";
         break;
       case ErrorCode::kOutsideWorkingHours:
         detail = "the segment is not inside the working hours of staff " +

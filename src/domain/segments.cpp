@@ -36,6 +36,15 @@ std::optional<Error> check_composite(const std::vector<Segment>& planned) {
   return std::nullopt;
 }
 
+std::vector<Segment> shifted(const std::vector<Segment>& segs, Seconds d) {
+  std::vector<Segment> out = segs;
+  for (auto& s : out) {
+    s.time = {s.time.from + d, s.time.until + d};
+    s.blocked = {s.blocked.from + d, s.blocked.until + d};
+  }
+  return out;
+}
+
 std::optional<Error> check_service(int duration, int buffer_before, int buffer_after) {
   if (duration < 1 || duration > kMaxServiceMinutes)
     return Error::validation(

@@ -31,6 +31,9 @@ Result<Segment> plan_segment(const SegmentRequest& r, const Service& s);
 // member whose blocked intervals overlap each other (they would violate I1 on their own).
 std::optional<Error> check_composite(const std::vector<Segment>& planned);
 
+// The same segments moved by d (time and blocked interval alike).
+std::vector<Segment> shifted(const std::vector<Segment>& segs, Seconds d);
+
 // Validates a service definition (duration 1..kMaxServiceMinutes, buffers 0..kMaxBufferMinutes).
 std::optional<Error> check_service(int duration, int buffer_before, int buffer_after);
 

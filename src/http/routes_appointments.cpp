@@ -15,13 +15,15 @@ using nlohmann::json;
 
 // Counts booking outcomes by the stable code of the answer ("ok" for a 2xx).
 std::function<void(const Response&)> outcome_counter(Env& env, const char* op) {
-  return [&env, op](const Response& r) {
+  // The registry outlives the store whose threads run this (see cli/serve.cpp); the App
+  // (and its Env) may not, at shutdown.
+  return [metrics = &env.metrics, op](const Response& r) {
     const std::string& outcome = r.status < 400   ? std::string("ok")
                                  : r.code.empty() ? std::string("error")
                                                   : r.code;
-    env.metrics
-        .counter("appointd_booking_outcomes_total", "Outcomes of booking use cases",
-                 {{"op", op}, {"outcome", outcome}})
+    metrics
+        ->counter("appointd_booking_outcomes_total", "Outcomes of booking use cases",
+                  {{"op", op}, {"outcome", outcome}})
         .inc();
   };
 }
@@ -134,7 +136,7 @@ void list(Env& env, const CtxPtr& c) {
     }
   }
   if (from || to) {
-    f.window = Interval{from.value_or(Instant{}), to.value_or(Instant::max())};
+    f.window = Interval{from.value_or(Instant{}), to.value_or(from_unix(253402300799))};
     if (from && to && *to <= *from)
       errors.push_back({{"field", "to"}, {"message", "must be after from"}});
   }

@@ -35,17 +35,10 @@ void find_by_phone(Env& env, const CtxPtr& c) {
   if (it == c->query.end() || it->second.empty())
     return c->send(problem(422, "validation_failed", "Validation failed", "phone: is required",
                            {{"errors", {{{"field", "phone"}, {"message", "is required"}}}}}));
+  booking::CustomerInput in{it->second, "", "", false};
+  if (auto e = booking::normalize_customer(in, c->country, env.phones)) return c->send(problem(*e));
   std::optional<Customer> cu;
-  std::optional<Error> err;
-  env.store.read([&](store::ReadTx& tx) {
-    auto phone = booking::company_phone(tx, c->company(), it->second);
-    if (!phone) {
-      err = phone.error();
-      return;
-    }
-    cu = tx.customer_by_phone(c->company(), *phone);
-  });
-  if (err) return c->send(problem(*err));
+  env.store.read([&](store::ReadTx& tx) { cu = tx.customer_by_phone(c->company(), in.phone); });
   if (!cu) return c->send(problem(Error::not_found("customer")));
   c->send(json_response(200, to_json(*cu)));
 }

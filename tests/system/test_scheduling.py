@@ -383,6 +383,27 @@ class SchedulingTest(ServerTestCase):
         r = self.book(st, mon(11), hold_id=h2["id"])
         self.assertIn((r.status, r.body.get("code")), [(404, "not_found"), (409, "hold_expired")])
 
+    def test_held_alternatives_race_direct_bookings_of_other_staff(self):
+        # The alternatives of a conflict name *other* staff at the requested time; holding them
+        # must lock those staff too, or a concurrent direct booking of the same person and time
+        # could commit beside the hold (segments and holds are different tables). I1 across
+        # both is checked by the audit in tearDown.
+        for hour in (10, 12, 14, 16):  # several rounds, each on staff of its own: the window is narrow
+            br = self.co.branch()
+            taken, *others = [self.co.staff(br, [self.svc]) for _ in range(3)]
+            self.assertStatus(self.book(taken, mon(hour)), 201)
+
+            def client(i, hour=hour):
+                if i % 2 == 0:
+                    return self.book(taken, mon(hour), hold_alternatives=True,
+                                     hold_ttl_seconds=600)
+                return self.book(others[(i // 2) % 2], mon(hour))
+
+            replies = run_concurrently(CLIENTS, client, timeout=TIMEOUT, warm=self.co.api)
+            self.assertLessEqual({r.status for r in replies}, {201, 409},
+                                 Counter(r.status for r in replies))
+            self.assertAuditClean()
+
     def test_hold_alternatives(self):
         st = self.staff({"mon": [["09:00", "17:00"]]})
         self.assertStatus(self.book(st, mon(10)), 201)

@@ -101,7 +101,7 @@ class PgStore final : public Store {
   void write(WriteFn fn, DoneFn done) override {
     {
       std::lock_guard lock(mu_);
-      if (stop_) throw StoreError("store is shutting down");
+      if (stop_) throw StoreUnavailable("store is shutting down");
       if (queue_.size() >= kMaxQueued)
         throw StoreUnavailable("postgresql: too many writes waiting for the database");
       queue_.push_back({std::move(fn), std::move(done)});

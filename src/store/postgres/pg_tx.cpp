@@ -99,6 +99,7 @@ Result PgTx::change(const Statement& s, const Params& p) {
     if (!levels_[i]) {
       c_.exec(kSavepoint[i]);
       levels_[i] = true;
+      lock_marks_.push_back(lock_log_.size());
     }
   }
   return c_.run(s, p);
@@ -272,6 +273,7 @@ void PgTx::lock_staff(std::span<const Id> ascending_ids) {
     lock_wait_->observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
   locked_.insert(todo.begin(), todo.end());
+  lock_log_.insert(lock_log_.end(), todo.begin(), todo.end());
 }
 
 void PgTx::savepoint() {
@@ -282,13 +284,22 @@ void PgTx::savepoint() {
 
 void PgTx::rollback_savepoint() {
   if (levels_.empty()) throw StoreError("rollback_savepoint without savepoint");
-  if (levels_.back()) c_.exec(kRollbackTo[levels_.size() - 1]);
+  if (levels_.back()) {
+    c_.exec(kRollbackTo[levels_.size() - 1]);
+    // The row locks taken since that SAVEPOINT are gone with it.
+    for (size_t i = lock_marks_.back(); i < lock_log_.size(); ++i) locked_.erase(lock_log_[i]);
+    lock_log_.resize(lock_marks_.back());
+    lock_marks_.pop_back();
+  }
   levels_.pop_back();
 }
 
 void PgTx::release_savepoint() {
   if (levels_.empty()) throw StoreError("release_savepoint without savepoint");
-  if (levels_.back()) c_.exec(kRelease[levels_.size() - 1]);
+  if (levels_.back()) {
+    c_.exec(kRelease[levels_.size() - 1]);
+    lock_marks_.pop_back();  // its locks now belong to the enclosing level
+  }
   levels_.pop_back();
 }
 

@@ -91,6 +91,10 @@ class PgTx final : public WriteTx {
   obs::Histogram* lock_wait_;
   std::vector<bool> levels_;  // per open savepoint level: was SAVEPOINT sent?
   std::set<Id> locked_;       // staff rows locked by this transaction
+  // locked_ in the order taken, and per sent SAVEPOINT the length of that log when it was
+  // sent: ROLLBACK TO releases the row locks taken after it, so locked_ must forget them.
+  std::vector<Id> lock_log_;
+  std::vector<size_t> lock_marks_;
 };
 
 }  // namespace appointd::store::postgres

@@ -97,7 +97,7 @@ class SqliteStore final : public Store {
   void write(WriteFn fn, DoneFn done) override {
     {
       std::lock_guard lock(mu_);
-      if (stop_) throw StoreError("store is shutting down");
+      if (stop_) throw StoreUnavailable("store is shutting down");
       queue_.push_back({std::move(fn), std::move(done), SteadyClock::now()});
       if (depth_) depth_->set(static_cast<std::int64_t>(queue_.size()));
     }
