@@ -149,11 +149,9 @@ Result<Appointment> reschedule(store::WriteTx& tx, const Reschedule& c) {
     next = std::move(*planned);
   }
   // Lock the staff of the old segments too: their time is given back in this transaction.
-  auto ids = staff_of(current);
-  for (Id id : staff_of(next)) ids.push_back(id);
-  std::sort(ids.begin(), ids.end());
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  tx.lock_staff(ids);
+  std::vector<Segment> both = current;
+  both.insert(both.end(), next.begin(), next.end());
+  tx.lock_staff(staff_of(both));
   if (auto e = check_rules(tx, c.company_id, next, c.now)) return *e;
   if (auto e = check_free(tx, c.company_id, a->branch_id, next, c.now, {a->id, 0, false}))
     return *e;

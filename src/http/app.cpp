@@ -172,11 +172,8 @@ std::optional<json> body_object(const CtxPtr& c) {
 
 std::optional<Id> path_id(const CtxPtr& c, const char* name) {
   auto it = c->params.find(name);
-  if (it != c->params.end() && !it->second.empty() && it->second.size() < 19 &&
-      it->second.find_first_not_of("0123456789") == std::string::npos) {
-    Id id = std::stoll(it->second);
-    if (id > 0) return id;
-  }
+  if (it != c->params.end())
+    if (auto id = parse_positive_id(it->second)) return *id;
   c->send(problem(404, "not_found", "Not found", "no such resource: " + c->path));
   return std::nullopt;
 }

@@ -25,11 +25,9 @@ void Decoder::fail(const std::string& field, const std::string& message) {
 }
 
 Response Decoder::problem() const {
-  std::string detail = errors_.empty() ? "invalid request"
-                                       : errors_[0]["field"].get<std::string>() + ": " +
-                                             errors_[0]["message"].get<std::string>();
-  return http::problem(422, "validation_failed", "Validation failed", detail,
-                       {{"errors", errors_}});
+  if (errors_.empty())
+    return http::problem(422, "validation_failed", "Validation failed", "invalid request");
+  return validation_problem(errors_);
 }
 
 const json* Decoder::get(const char* f, bool required) {

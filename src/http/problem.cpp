@@ -27,6 +27,13 @@ Response deferred_problem(Error e) {
   return r;
 }
 
+Response validation_problem(const nlohmann::json& errors) {
+  return problem(
+      422, "validation_failed", "Validation failed",
+      errors[0]["field"].get<std::string>() + ": " + errors[0]["message"].get<std::string>(),
+      {{"errors", errors}});
+}
+
 Response problem(const Error& e) {
   // Every validation_failed carries `errors: [{field, message}]`, rule errors included.
   if (e.code == ErrorCode::kValidationFailed && !e.extra.contains("errors")) {

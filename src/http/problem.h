@@ -13,6 +13,8 @@ namespace appointd::http {
 Response problem(int status, std::string_view code, std::string_view title, std::string_view detail,
                  const nlohmann::json& extra = nlohmann::json::object());
 Response problem(const Error& e);
+// 422 validation_failed listing `errors` ([{field, message}], non-empty); the first is the detail.
+Response validation_problem(const nlohmann::json& errors);
 // problem(e) with status, code and content type set now and the body rendered later
 // (Response::render): for answers decided on the store's writer thread.
 Response deferred_problem(Error e);

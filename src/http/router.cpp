@@ -32,6 +32,15 @@ bool decode(std::string_view in, std::string& out, bool plus_is_space) {
 
 }  // namespace
 
+std::optional<std::int64_t> parse_positive_id(std::string_view s) {
+  if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string_view::npos)
+    return std::nullopt;
+  std::int64_t v = 0;
+  for (char ch : s) v = v * 10 + (ch - '0');
+  if (v <= 0) return std::nullopt;
+  return v;
+}
+
 bool parse_target(std::string_view target, std::string& path,
                   std::map<std::string, std::string, std::less<>>& query) {
   size_t q = target.find('?');

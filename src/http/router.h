@@ -1,8 +1,10 @@
 #pragma once
 // Method + path-pattern routing ("/v1/appointments/{id}/cancel"). Patterns are matched segment
 // by segment; `{name}` captures one segment. Immutable after start-up, so thread-safe to use.
+#include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -86,6 +88,9 @@ class Router {
 
   std::vector<Route> routes_;
 };
+
+// A path or query value as a positive 64-bit id ("42"), or nullopt.
+std::optional<std::int64_t> parse_positive_id(std::string_view s);
 
 // Splits a request target into a path and decoded query parameters ("%20" and "+" decoded).
 // Returns false when the percent-encoding is broken.

@@ -123,9 +123,8 @@ void list(Env& env, const CtxPtr& c) {
     return it == c->query.end() || it->second.empty() ? nullptr : &it->second;
   };
   if (auto v = q("staff_id")) {
-    if (v->size() < 19 && v->find_first_not_of("0123456789") == std::string::npos)
-      f.staff_id = std::stoll(*v);
-    else
+    f.staff_id = parse_positive_id(*v);
+    if (!f.staff_id)
       errors.push_back({{"field", "staff_id"}, {"message", "must be a positive integer"}});
   }
   std::optional<Instant> from, to;
@@ -155,11 +154,7 @@ void list(Env& env, const CtxPtr& c) {
     else
       errors.push_back({{"field", "limit"}, {"message", "must be between 1 and 500"}});
   }
-  if (!errors.empty())
-    return c->send(problem(
-        422, "validation_failed", "Validation failed",
-        errors[0]["field"].get<std::string>() + ": " + errors[0]["message"].get<std::string>(),
-        {{"errors", errors}}));
+  if (!errors.empty()) return c->send(validation_problem(errors));
   json j;
   env.store.read([&](store::ReadTx& tx) { j = items(tx.appointments(c->company(), f)); });
   c->send(json_response(200, j));

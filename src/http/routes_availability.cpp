@@ -16,13 +16,6 @@ json slot_json(Instant start, Instant end, const Zone* zone) {
   return j;
 }
 
-Response invalid(const json& errors) {
-  return problem(
-      422, "validation_failed", "Validation failed",
-      errors[0]["field"].get<std::string>() + ": " + errors[0]["message"].get<std::string>(),
-      {{"errors", errors}});
-}
-
 void single(Env& env, const CtxPtr& c) {
   json errors = json::array();
   auto q = [&](const char* k) -> const std::string* {
@@ -35,9 +28,7 @@ void single(Env& env, const CtxPtr& c) {
       if (required) errors.push_back({{"field", k}, {"message", "is required"}});
       return std::nullopt;
     }
-    if (v->size() < 19 && v->find_first_not_of("0123456789") == std::string::npos &&
-        std::stoll(*v) > 0)
-      return std::stoll(*v);
+    if (auto id = parse_positive_id(*v)) return id;
     errors.push_back({{"field", k}, {"message", "must be a positive integer"}});
     return std::nullopt;
   };
@@ -57,7 +48,7 @@ void single(Env& env, const CtxPtr& c) {
   query.staff_id = id("staff_id", false);
   query.window = {instant("from"), instant("to")};
   query.now = c->now;
-  if (!errors.empty()) return c->send(invalid(errors));
+  if (!errors.empty()) return c->send(validation_problem(errors));
 
   std::optional<Result<booking::Availability>> r;
   env.store.read([&](store::ReadTx& tx) { r = booking::availability(tx, query); });

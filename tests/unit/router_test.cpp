@@ -48,3 +48,10 @@ TEST(Metrics, RendersPrometheusText) {
   EXPECT_NE(s.find("lat_seconds_bucket{r=\"a\",le=\"+Inf\"} 3"), std::string::npos);
   EXPECT_NE(s.find("lat_seconds_count{r=\"a\"} 3"), std::string::npos);
 }
+
+TEST(Router, ParsesPositiveIds) {
+  EXPECT_EQ(http::parse_positive_id("42").value_or(-1), 42);
+  EXPECT_EQ(http::parse_positive_id("999999999999999999").value_or(-1), 999999999999999999);
+  for (const char* s : {"", "0", "-1", "1x", "+1", "9999999999999999999", " 1"})
+    EXPECT_FALSE(http::parse_positive_id(s).has_value()) << s;
+}
