@@ -17,6 +17,8 @@ cmake --build "$BUILD" -j "$(nproc)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export APPOINTD_BIN="$PWD/$BUILD/appointd"
+# Every answer of the SQLite writer's block index is checked against SQL (aborts on a difference).
+export APPOINTD_VERIFY_BLOCK_INDEX=${APPOINTD_VERIFY_BLOCK_INDEX:-1}
 
 # A throwaway PostgreSQL 15 for the system.postgres.* variants, stopped whatever happens.
 source scripts/pg_tmp.sh

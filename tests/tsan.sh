@@ -11,4 +11,6 @@ cmake --build "$BUILD" -j "$(nproc)"
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 "$BUILD"/tests/unit_tests --gtest_filter='StoreTest.*'
 export APPOINTD_BIN="$PWD/$BUILD/appointd"
+# Every answer of the SQLite writer's block index is checked against SQL (aborts on a difference).
+export APPOINTD_VERIFY_BLOCK_INDEX=${APPOINTD_VERIFY_BLOCK_INDEX:-1}
 python3 tests/system/run_all.py test_races test_idempotency test_crash

@@ -8,8 +8,6 @@
 namespace appointd::booking {
 namespace {
 
-using nlohmann::json;
-
 constexpr Seconds kFarReachAfter = date::days{1};
 constexpr Seconds kFarReachBefore = date::days{1};
 constexpr Seconds kNearReach = std::chrono::hours{6};
@@ -18,14 +16,6 @@ constexpr size_t kMaxOtherStaff = 2;  // other staff offered at the requested ti
 constexpr size_t kOtherStaffProbes = 8;
 
 using Candidate = std::vector<Segment>;
-
-json encode(const Candidate& cand) {
-  json j = segment_json(cand.front());
-  json parts = json::array();
-  for (const auto& s : cand) parts.push_back(segment_json(s));
-  j["segments"] = std::move(parts);
-  return j;
-}
 
 bool overlaps_chosen(const Candidate& cand, const std::vector<const Candidate*>& chosen) {
   for (const Candidate* c : chosen)
@@ -204,18 +194,18 @@ Found search(store::ReadTx& tx, const AlternativeQuery& q, const SlotRules& rule
 }
 
 // Interleaves nearest after, nearest before, other staff now, then further out.
-json interleave(const AlternativeQuery& q, const Found& f) {
+std::vector<SlotConflict::Alternative> interleave(const AlternativeQuery& q, const Found& f) {
   const auto& after = f.after;
   const auto& before = f.before;
   const auto& other = f.other;
-  json out = json::array();
+  std::vector<SlotConflict::Alternative> out;
   std::vector<const Candidate*> chosen;
   auto take = [&](const std::vector<Candidate>& v, size_t& i) {
     while (i < v.size() && out.size() < kMaxAlternatives) {
       const Candidate& c = v[i++];
       if (q.disjoint && overlaps_chosen(c, chosen)) continue;
       chosen.push_back(&c);
-      out.push_back(encode(c));
+      out.push_back({c});
       return;
     }
   };
@@ -231,14 +221,14 @@ json interleave(const AlternativeQuery& q, const Found& f) {
 
 }  // namespace
 
-json alternatives(store::ReadTx& tx, const AlternativeQuery& q) {
+std::vector<SlotConflict::Alternative> alternatives(store::ReadTx& tx, const AlternativeQuery& q) {
   auto co = tx.company(q.company_id);
   const SlotRules rules = slot_rules(co ? co->settings : SchedulingSettings{}, q.now);
   // Most conflicts have free time nearby: look half a day around the request first, and load
   // the wide window (a day either way) only when that does not yield a full list. This
   // keeps the writer's work on a busy calendar proportional to what is offered.
   Found near = search(tx, q, rules, kNearReach, kNearReach, true);
-  json out = interleave(q, near);
+  auto out = interleave(q, near);
   if (out.size() >= kMaxAlternatives) return out;
   Found far = search(tx, q, rules, kFarReachBefore, kFarReachAfter, false);
   far.other = std::move(near.other);

@@ -1,8 +1,7 @@
 #pragma once
 // The alternatives a 409 slot_unavailable offers, computed in the write transaction that found
 // the conflict, so each one was free (and bookable under the scheduling rules) at that moment.
-#include <nlohmann/json.hpp>
-
+#include "domain/conflict.h"
 #include "domain/model.h"
 #include "store/tx.h"
 
@@ -27,7 +26,6 @@ struct AlternativeQuery {
 // step grid of their working hours; an unscheduled one's on the step grid from the requested
 // start. Bounded work: a first pass over 6 hours either side, the full reach only when that
 // finds fewer than five; each pass a handful of queries and a capped number of candidates.
-// JSON: [{staff_id, service_id, start, end, segments: [{staff_id, service_id, start, end}]}].
-nlohmann::json alternatives(store::ReadTx& tx, const AlternativeQuery& q);
+std::vector<SlotConflict::Alternative> alternatives(store::ReadTx& tx, const AlternativeQuery& q);
 
 }  // namespace appointd::booking

@@ -5,6 +5,7 @@
 
 #include "booking/customers.h"
 #include "booking/planning.h"
+#include "domain/conflict.h"
 
 namespace appointd::booking {
 namespace {

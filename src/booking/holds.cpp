@@ -35,43 +35,32 @@ Result<Id> release_hold(store::WriteTx& tx, Id company_id, Id id) {
   return id;
 }
 
-int hold_alternatives(store::WriteTx& tx, Id company_id, nlohmann::json& alternatives,
-                      int ttl_seconds, const std::string& owner, Instant now) {
+int hold_alternatives(store::WriteTx& tx, Id company_id,
+                      std::vector<SlotConflict::Alternative>& alternatives, int ttl_seconds,
+                      const std::string& owner, Instant now) {
   // Lock every staff member about to be held (ascending, the global order) before checking:
   // an alternative may name other staff than the booking locked, and on PostgreSQL only the
   // staff lock makes "check, then write a hold" safe against a concurrent booking of them.
   std::vector<Id> staff;
   for (const auto& alt : alternatives)
-    if (alt["segments"].size() == 1) staff.push_back(alt["staff_id"].get<Id>());
+    if (alt.segments.size() == 1) staff.push_back(alt.segments.front().staff_id);
   std::sort(staff.begin(), staff.end());
   staff.erase(std::unique(staff.begin(), staff.end()), staff.end());
   tx.lock_staff(staff);
   for (Id st : staff) tx.delete_expired_holds(st, now);
   int held = 0;
   for (auto& alt : alternatives) {
-    const auto& parts = alt["segments"];
-    if (parts.size() != 1) continue;
-    const Id staff_id = alt["staff_id"].get<Id>();
-    const Id service_id = alt["service_id"].get<Id>();
-    auto start = parse_rfc3339(alt["start"].get<std::string>());
-    auto end = parse_rfc3339(alt["end"].get<std::string>());
-    auto svc = tx.service(company_id, service_id);
-    if (!start || !end || !svc) continue;
+    if (alt.segments.size() != 1) continue;
+    const Segment& s = alt.segments.front();
     Hold h{
-        0,
-        company_id,
-        staff_id,
-        service_id,
-        {*start, *end},
-        {*start - Minutes{svc->buffer_before_minutes}, *end + Minutes{svc->buffer_after_minutes}},
-        now + Seconds{ttl_seconds},
+        0,    company_id, s.staff_id, s.service_id, s.time, s.blocked, now + Seconds{ttl_seconds},
         owner};
     // Still free in this transaction? (It was when computed; the holds made just before it in
     // this loop are the only change since.)
-    if (!tx.blocks(staff_id, h.blocked, 0, now).empty()) continue;
+    if (!tx.blocks(s.staff_id, h.blocked, 0, now).empty()) continue;
     h.id = tx.insert_hold(h);
-    alt["hold_id"] = h.id;
-    alt["expires_at"] = format_rfc3339(h.expires_at);
+    alt.hold_id = h.id;
+    alt.expires_at = h.expires_at;
     ++held;
   }
   return held;

@@ -3,9 +3,9 @@
 // blocks its interval for everyone (I1 counts it) except the booking that converts it
 // (Book::hold_id). Expiry needs no sweeper: every reader ignores holds with expires_at <= now,
 // and the write path deletes expired ones of the staff it touches.
-#include <nlohmann/json.hpp>
 
 #include "booking/commands.h"
+#include "domain/conflict.h"
 #include "domain/error.h"
 #include "store/tx.h"
 
@@ -24,9 +24,10 @@ Result<Id> release_hold(store::WriteTx& tx, Id company_id, Id id);
 
 // Holds the single-segment alternatives of a slot_unavailable for the caller, in the caller's
 // transaction after the failed booking's savepoint was rolled back: each one that is still free
-// (it is, unless two overlap) becomes a hold and gets `hold_id` and `expires_at` members.
+// (it is, unless two overlap) becomes a hold and gets its `hold_id` and `expires_at`.
 // Alternatives of several segments are left as they are. Returns how many were held.
-int hold_alternatives(store::WriteTx& tx, Id company_id, nlohmann::json& alternatives,
-                      int ttl_seconds, const std::string& owner, Instant now);
+int hold_alternatives(store::WriteTx& tx, Id company_id,
+                      std::vector<SlotConflict::Alternative>& alternatives, int ttl_seconds,
+                      const std::string& owner, Instant now);
 
 }  // namespace appointd::booking

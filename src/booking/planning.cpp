@@ -4,6 +4,7 @@
 #include <string>
 
 #include "booking/alternatives.h"
+#include "domain/conflict.h"
 
 namespace appointd::booking {
 
@@ -125,29 +126,18 @@ std::optional<Error> check_free(store::WriteTx& tx, Id company_id, Id branch_id,
                                 const FreeCheck& opts) {
   auto ids = staff_of(segs);
   tx.lock_staff(ids);
-  json conflicts = json::array();
+  auto slot = std::make_shared<SlotConflict>();
   for (size_t i = 0; i < segs.size(); ++i)
     for (const auto& b : tx.blocks(segs[i].staff_id, segs[i].blocked, opts.exclude, now)) {
       if (b.kind == Block::kHold && b.id == opts.ignore_hold) continue;
-      conflicts.push_back({{"segment_index", i},
-                           {"staff_id", b.staff_id},
-                           {"kind", b.kind == Block::kHold ? "hold" : "appointment"},
-                           {"blocked_from", format_rfc3339(b.blocked.from)},
-                           {"blocked_until", format_rfc3339(b.blocked.until)}});
+      slot->conflicts.push_back({i, b});
     }
-  if (conflicts.empty()) return std::nullopt;
+  if (slot->conflicts.empty()) return std::nullopt;
+  slot->alternatives = alternatives(tx, {company_id, branch_id, segs, opts.exclude,
+                                         opts.ignore_hold, opts.disjoint_alternatives, now});
   Error e{ErrorCode::kSlotUnavailable, "the requested time is no longer free"};
-  e.extra["conflicts"] = std::move(conflicts);
-  e.extra["alternatives"] = alternatives(tx, {company_id, branch_id, segs, opts.exclude,
-                                              opts.ignore_hold, opts.disjoint_alternatives, now});
+  e.slot = std::move(slot);
   return e;
-}
-
-json segment_json(const Segment& s) {
-  return {{"staff_id", s.staff_id},
-          {"service_id", s.service_id},
-          {"start", format_rfc3339(s.time.from)},
-          {"end", format_rfc3339(s.time.until)}};
 }
 
 }  // namespace appointd::booking

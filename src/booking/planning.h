@@ -49,7 +49,4 @@ std::optional<Error> check_free(store::WriteTx& tx, Id company_id, Id branch_id,
                                 const std::vector<Segment>& segs, Instant now,
                                 const FreeCheck& opts = {});
 
-// {staff_id, service_id, start, end} of a segment, as replies show it.
-nlohmann::json segment_json(const Segment& s);
-
 }  // namespace appointd::booking

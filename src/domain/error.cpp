@@ -2,7 +2,16 @@
 
 #include <fmt/format.h>
 
+#include "domain/conflict.h"
+
 namespace appointd {
+
+nlohmann::json Error::details() const {
+  if (!slot) return extra;
+  nlohmann::json out = extra;
+  add_to_problem(*slot, out);
+  return out;
+}
 
 Error Error::version_mismatch(long expected, long actual) {
   Error e{ErrorCode::kVersionMismatch,

@@ -3,6 +3,7 @@
 // (shown to API clients as problem+json `code`), a human detail, and optional structured extras
 // (e.g. the conflicts and alternatives of a slot_unavailable). Infrastructure failures are
 // exceptions, not Errors.
+#include <memory>
 #include <string>
 #include <utility>
 #include <variant>
@@ -34,10 +35,17 @@ enum class ErrorCode {
   kHoldMismatch,  // 422: the hold is for another staff member, service or start
 };
 
+struct SlotConflict;  // domain/conflict.h
+
 struct Error {
   ErrorCode code;
   std::string detail;
   nlohmann::json extra = nlohmann::json::object();  // merged into the problem document
+  // slot_unavailable: conflicts and alternatives as data (JSON only when rendered).
+  std::shared_ptr<SlotConflict> slot = nullptr;
+
+  // `extra` with the slot conflict's members added: what the problem document carries.
+  nlohmann::json details() const;
 
   static Error validation(std::string d) { return {ErrorCode::kValidationFailed, std::move(d)}; }
   static Error malformed(std::string d) { return {ErrorCode::kMalformed, std::move(d)}; }

@@ -35,15 +35,15 @@ Response validation_problem(const nlohmann::json& errors) {
 }
 
 Response problem(const Error& e) {
+  nlohmann::json extra = e.details();
   // Every validation_failed carries `errors: [{field, message}]`, rule errors included.
-  if (e.code == ErrorCode::kValidationFailed && !e.extra.contains("errors")) {
-    nlohmann::json extra = e.extra;
+  if (e.code == ErrorCode::kValidationFailed && !extra.contains("errors")) {
     extra["errors"] = nlohmann::json::array(
-        {{{"field", e.extra.value("field", std::string("body"))}, {"message", e.detail}}});
+        {{{"field", extra.value("field", std::string("body"))}, {"message", e.detail}}});
     extra.erase("field");
     return problem(422, code_name(e.code), title_of(e.code), e.detail, extra);
   }
-  return problem(http_status(e.code), code_name(e.code), title_of(e.code), e.detail, e.extra);
+  return problem(http_status(e.code), code_name(e.code), title_of(e.code), e.detail, extra);
 }
 
 }  // namespace appointd::http

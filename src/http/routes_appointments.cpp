@@ -62,8 +62,8 @@ void book(Env& env, const CtxPtr& c) {
         auto r = booking::attempt(tx, [&] { return booking::book(tx, cmd); });
         // The booking's savepoint is rolled back by now: the holds of its alternatives are
         // written after it, still inside this write transaction.
-        if (hold_alts && !r.ok() && r.error().code == ErrorCode::kSlotUnavailable)
-          booking::hold_alternatives(tx, cmd.company_id, r.error().extra["alternatives"], hold_ttl,
+        if (hold_alts && !r.ok() && r.error().slot)
+          booking::hold_alternatives(tx, cmd.company_id, r.error().slot->alternatives, hold_ttl,
                                      hold_owner, cmd.now);
         return encode(std::move(r), 201);
       },

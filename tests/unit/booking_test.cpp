@@ -16,9 +16,9 @@ TEST_F(StoreTest, BookThenConflictWithBuffers) {
   auto b = book({{staff_[0], cut_, at("2026-12-01T09:30:00Z"), std::nullopt}});
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.error().code, ErrorCode::kSlotUnavailable);
-  EXPECT_EQ(b.error().extra["conflicts"].size(), 1u);
-  EXPECT_FALSE(b.error().extra["alternatives"].empty());
-  EXPECT_LE(b.error().extra["alternatives"].size(), 5u);
+  EXPECT_EQ(b.error().details()["conflicts"].size(), 1u);
+  EXPECT_FALSE(b.error().details()["alternatives"].empty());
+  EXPECT_LE(b.error().details()["alternatives"].size(), 5u);
   // 09:40 is free; another staff member at 09:00 too.
   EXPECT_TRUE(book({{staff_[0], cut_, at("2026-12-01T09:40:00Z"), std::nullopt}}).ok());
   EXPECT_TRUE(book({{staff_[1], cut_, at("2026-12-01T09:00:00Z"), std::nullopt}}).ok());
@@ -29,7 +29,7 @@ TEST_F(StoreTest, EveryAlternativeIsBookable) {
   ASSERT_TRUE(book({{staff_[0], cut_, at("2026-12-01T10:00:00Z"), std::nullopt}}).ok());
   auto b = book({{staff_[0], cut_, at("2026-12-01T09:10:00Z"), std::nullopt}});
   ASSERT_FALSE(b.ok());
-  const auto alts = b.error().extra["alternatives"];
+  const auto alts = b.error().details()["alternatives"];
   ASSERT_EQ(alts.size(), 5u);
   bool other_staff = false;
   for (const auto& alt : alts) {

@@ -88,7 +88,8 @@ TEST_F(SchedulingTest, AlternativesRespectWorkingHours) {
   auto r = book_at(staff_[0], "2026-12-01T08:00:00Z", now_);
   ASSERT_EQ(code(r), ErrorCode::kSlotUnavailable);
   std::vector<std::string> got;
-  for (const auto& a : r.error().extra["alternatives"])
+  const auto details = r.error().details();
+  for (const auto& a : details["alternatives"])
     got.push_back(std::to_string(a["staff_id"].get<Id>() - staff_[0]) + "@" +
                   a["start"].get<std::string>().substr(11, 5));
   // Same staff on the grid of the working hours (08:45, 09:00: the 10-minute buffer after the
@@ -104,7 +105,7 @@ TEST_F(SchedulingTest, HoldBlocksOthersUntilConvertedOrExpired) {
   // Someone else: the slot is taken by a hold.
   auto other = book_at(staff_[2], "2026-12-02T10:00:00Z", now_);
   ASSERT_EQ(code(other), ErrorCode::kSlotUnavailable);
-  EXPECT_EQ(other.error().extra["conflicts"][0]["kind"], "hold");
+  EXPECT_EQ(other.error().details()["conflicts"][0]["kind"], "hold");
   EXPECT_EQ(code(hold(staff_[2], "2026-12-02T10:15:00Z", 60, now_)), ErrorCode::kSlotUnavailable);
   // Wrong start for the hold; then the holder converts it.
   EXPECT_EQ(code(book_at(staff_[2], "2026-12-02T10:30:00Z", now_, h->id)),
@@ -159,8 +160,9 @@ TEST_F(SchedulingTest, HeldAlternativesDoNotOverlapAndBlockOthers) {
   store_->write_sync([&](store::WriteTx& tx) {
     auto r = booking::attempt(tx, [&] { return booking::book(tx, b); });
     ASSERT_FALSE(r.ok());
-    alts = r.error().extra["alternatives"];
-    held = booking::hold_alternatives(tx, company_, alts, 120, "caller", now_);
+    held =
+        booking::hold_alternatives(tx, company_, r.error().slot->alternatives, 120, "caller", now_);
+    alts = r.error().details()["alternatives"];
   });
   ASSERT_EQ(alts.size(), 5u);
   EXPECT_EQ(held, 5);

@@ -117,6 +117,21 @@ inline constexpr const char* kBlocks =
     "max_blocked_seconds FROM staff WHERE id = ?1)) "
     "AND blocked_until > ?2 AND expires_at > ?6";
 
+// The writer's block index (block_index.h): every active segment and hold, expired or not, of
+// a staff member whose blocked interval ends after ?2 (the same bounded scan as kBlocks).
+inline constexpr const char* kBlocksAfter =
+    "SELECT 0, id, appointment_id, blocked_from, blocked_until, 0 FROM segments "
+    "WHERE staff_id = ?1 AND active = 1 AND blocked_from > ?2 - MIN(?3, "
+    "(SELECT max_blocked_seconds FROM staff WHERE id = ?1)) AND blocked_until > ?2 "
+    "UNION ALL "
+    "SELECT 1, id, 0, blocked_from, blocked_until, expires_at FROM holds "
+    "WHERE staff_id = ?1 AND blocked_from > ?2 - MIN(?3, (SELECT max_blocked_seconds FROM "
+    "staff WHERE id = ?1)) AND blocked_until > ?2";
+inline constexpr const char* kStaffOfAppointment =
+    "SELECT DISTINCT staff_id FROM segments WHERE appointment_id = ?1";
+inline constexpr const char* kStaffOfHold =
+    "SELECT staff_id FROM holds WHERE company_id = ?1 AND id = ?2";
+
 // --- scheduling ---
 inline constexpr const char* kStaffPerforming =
     "SELECT s.id FROM staff s JOIN staff_services ss ON ss.staff_id = s.id "

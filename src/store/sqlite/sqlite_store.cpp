@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <mutex>
@@ -11,6 +12,7 @@
 #include "domain/time.h"
 #include "obs/log.h"
 #include "store/migrations.h"
+#include "store/sqlite/block_index.h"
 #include "store/sqlite/db.h"
 #include "store/sqlite/sql.h"
 #include "store/sqlite/sqlite_tx.h"
@@ -79,6 +81,8 @@ class SqliteStore final : public Store {
       failures_ = &m.counter("appointd_write_failures_total",
                              "Writes that ended in an infrastructure error");
     }
+    const char* verify = std::getenv("APPOINTD_VERIFY_BLOCK_INDEX");
+    verify_index_ = verify && std::string(verify) == "1";
     thread_ = std::thread([this] { writer_loop(); });
   }
 
@@ -227,8 +231,14 @@ class SqliteStore final : public Store {
     if (batch_) batch_->observe(static_cast<double>(batch.size()));
     try {
       writer_->exec("BEGIN IMMEDIATE");
+      // Another process committed since our last batch: the block index may be stale.
+      if (auto v = data_version(); v != data_version_) {
+        index_.clear();
+        data_version_ = v;
+      }
+      index_.begin();
       for (size_t i = 0; i < batch.size(); ++i) {
-        SqliteTx tx(*writer_);
+        SqliteTx tx(*writer_, &index_, verify_index_);
         tx.savepoint();
         try {
           batch[i].fn(tx);
@@ -240,8 +250,10 @@ class SqliteStore final : public Store {
         }
       }
       writer_->exec("COMMIT");
+      index_.committed();
     } catch (...) {
       // The batch could not commit: nothing of it is durable, every write learns so.
+      index_.aborted();
       auto e = std::current_exception();
       try {
         writer_->exec("ROLLBACK");
@@ -255,9 +267,18 @@ class SqliteStore final : public Store {
       commit_->observe(std::chrono::duration<double>(SteadyClock::now() - began).count());
   }
 
+  std::int64_t data_version() {
+    auto s = writer_->prepare("PRAGMA data_version");
+    s.step();
+    return s.i64(0);
+  }
+
   Options opts_;
   std::string path_;
   std::unique_ptr<Connection> writer_;
+  BlockIndex index_;  // the writer thread's only
+  bool verify_index_ = false;
+  std::int64_t data_version_ = -1;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> queue_;

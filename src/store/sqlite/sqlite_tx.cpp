@@ -1,9 +1,12 @@
 #include "store/sqlite/sqlite_tx.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
+#include <tuple>
 
 #include "domain/segments.h"
+#include "obs/log.h"
 #include "store/sqlite/sql.h"
 #include "store/store.h"
 
@@ -223,7 +226,7 @@ std::optional<ApiKey> SqliteTx::api_key_by_hash(const std::string& sha256_hex) {
                 s.text(3) == "platform" ? KeyRole::kPlatform : KeyRole::kCompany};
 }
 
-std::vector<Block> SqliteTx::blocks(Id staff_id, Interval blocked, Id exclude, Instant now) {
+std::vector<Block> SqliteTx::blocks_sql(Id staff_id, Interval blocked, Id exclude, Instant now) {
   std::vector<Block> out;
   auto s = c_.prepare(sql::kBlocks);
   s.bind(1, staff_id).bind(2, to_unix(blocked.from)).bind(3, to_unix(blocked.until));
@@ -234,6 +237,58 @@ std::vector<Block> SqliteTx::blocks(Id staff_id, Interval blocked, Id exclude, I
                    s.i64(2),
                    staff_id,
                    {from_unix(s.i64(3)), from_unix(s.i64(4))}});
+  return out;
+}
+
+namespace {
+// How far into the past a loaded copy of a staff member's blocks reaches: checks of earlier
+// times (rare: bookings are in the future) go to SQL.
+constexpr Seconds kIndexPast = std::chrono::hours{24};
+
+bool same_blocks(std::vector<Block> a, std::vector<Block> b) {
+  auto key = [](const Block& x) { return std::tuple(x.kind, x.id); };
+  auto by_key = [&](const Block& x, const Block& y) { return key(x) < key(y); };
+  std::sort(a.begin(), a.end(), by_key);
+  std::sort(b.begin(), b.end(), by_key);
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const Block& x, const Block& y) {
+    return x.kind == y.kind && x.id == y.id && x.appointment_id == y.appointment_id &&
+           x.staff_id == y.staff_id && x.blocked == y.blocked;
+  });
+}
+}  // namespace
+
+const BlockIndex::Staff& SqliteTx::load_blocks(Id staff_id, Instant lo) {
+  std::vector<BlockIndex::Entry> rows;
+  auto s = c_.prepare(sql::kBlocksAfter);
+  s.bind(1, staff_id).bind(2, to_unix(lo)).bind(3, kMaxBlocked.count());
+  while (s.step()) {
+    BlockIndex::Entry e;
+    e.kind = s.i64(0) ? Block::kHold : Block::kSegment;
+    e.id = s.i64(1);
+    e.appointment_id = s.i64(2);
+    e.blocked = {from_unix(s.i64(3)), from_unix(s.i64(4))};
+    if (e.kind == Block::kHold) e.expires_at = from_unix(s.i64(5));
+    rows.push_back(e);
+  }
+  return index_->load(staff_id, lo, std::move(rows));
+}
+
+std::vector<Block> SqliteTx::blocks(Id staff_id, Interval blocked, Id exclude, Instant now) {
+  if (!index_) return blocks_sql(staff_id, blocked, exclude, now);
+  const BlockIndex::Staff* copy = index_->find(staff_id, blocked.from);
+  if (!copy) {
+    const Instant lo = now - kIndexPast;
+    if (blocked.from < lo) return blocks_sql(staff_id, blocked, exclude, now);
+    copy = &load_blocks(staff_id, lo);
+  }
+  std::vector<Block> out;
+  copy->query(staff_id, blocked, exclude, now, out);
+  if (verify_ && !same_blocks(out, blocks_sql(staff_id, blocked, exclude, now))) {
+    obs::log_error("block index diverged from the database",
+                   "\"staff_id\":" + std::to_string(staff_id) +
+                       ",\"from\":" + std::to_string(to_unix(blocked.from)));
+    std::abort();
+  }
   return out;
 }
 
@@ -257,24 +312,32 @@ constexpr const char* kRollbackTo[kMaxDepth] = {"ROLLBACK TO sp1", "ROLLBACK TO 
 
 void SqliteTx::savepoint() {
   if (depth_ >= kMaxDepth) throw StoreError("savepoints nested too deep");
-  c_.prepare(kSavepoint[depth_++]).exec();
+  c_.prepare(kSavepoint[depth_]).exec();
+  ++depth_;
+  if (index_) index_->savepoint();
 }
 
 void SqliteTx::rollback_savepoint() {
   int d = depth_--;
+  // The index forgets first: if the SQL below fails, the batch fails and the index starts over.
+  if (index_) index_->rollback();
   c_.prepare(kRollbackTo[d - 1]).exec();
   c_.prepare(kRelease[d - 1]).exec();
 }
 
 void SqliteTx::rollback_all() {
   if (depth_ == 0) return;
+  if (index_)
+    for (int i = 0; i < depth_; ++i) index_->rollback();
   depth_ = 0;
   c_.prepare(kRollbackTo[0]).exec();
   c_.prepare(kRelease[0]).exec();
 }
 
 void SqliteTx::release_savepoint() {
-  c_.prepare(kRelease[--depth_]).exec();
+  c_.prepare(kRelease[depth_ - 1]).exec();
+  --depth_;
+  if (index_) index_->release();
 }
 
 Id SqliteTx::insert_company(const Company& c) {
@@ -362,16 +425,26 @@ Id SqliteTx::insert_segment(Id company_id, const Segment& g) {
   s.exec();
   Id id = c_.last_insert_id();
   raise_max_blocked(g.staff_id, g.blocked);
+  if (index_) index_->added(g.staff_id, {Block::kSegment, id, g.appointment_id, g.blocked});
   return id;
 }
 
+void SqliteTx::forget_staff_of(Id appointment_id) {
+  if (!index_) return;
+  auto s = c_.prepare(sql::kStaffOfAppointment);
+  s.bind(1, appointment_id);
+  while (s.step()) index_->forget(s.i64(0));
+}
+
 void SqliteTx::deactivate_segments(Id appointment_id) {
+  forget_staff_of(appointment_id);
   auto s = c_.prepare(sql::kDeactivateSegments);
   s.bind(1, appointment_id);
   s.exec();
 }
 
 void SqliteTx::delete_segments(Id appointment_id) {
+  forget_staff_of(appointment_id);
   auto s = c_.prepare(sql::kDeleteSegments);
   s.bind(1, appointment_id);
   s.exec();
@@ -554,6 +627,7 @@ Id SqliteTx::insert_hold(const Hold& h) {
   s.exec();
   Id id = c_.last_insert_id();
   raise_max_blocked(h.staff_id, h.blocked);
+  if (index_) index_->added(h.staff_id, {Block::kHold, id, 0, h.blocked, h.expires_at});
   return id;
 }
 
@@ -564,6 +638,11 @@ void SqliteTx::raise_max_blocked(Id staff_id, Interval blocked) {
 }
 
 bool SqliteTx::delete_hold(Id company_id, Id id) {
+  if (index_) {
+    auto q = c_.prepare(sql::kStaffOfHold);
+    q.bind(1, company_id).bind(2, id);
+    if (q.step()) index_->forget(q.i64(0));
+  }
   auto s = c_.prepare(sql::kDeleteHold);
   s.bind(1, company_id).bind(2, id);
   s.exec();
@@ -574,7 +653,9 @@ int SqliteTx::delete_expired_holds(Id staff_id, Instant now) {
   auto s = c_.prepare(sql::kDeleteExpiredHolds);
   s.bind(1, staff_id).bind(2, to_unix(now));
   s.exec();
-  return c_.changes();
+  int n = c_.changes();
+  if (index_ && n > 0) index_->forget(staff_id);
+  return n;
 }
 
 }  // namespace appointd::store::sqlite

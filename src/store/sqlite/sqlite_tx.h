@@ -2,6 +2,7 @@
 // ReadTx/WriteTx over one SQLite connection. The caller owns the transaction boundaries
 // (the writer thread's BEGIN IMMEDIATE/COMMIT, or a read snapshot); this class only runs the
 // named statements of sql.h. Not thread-safe: one connection, one thread.
+#include "store/sqlite/block_index.h"
 #include "store/sqlite/db.h"
 #include "store/tx.h"
 
@@ -10,6 +11,10 @@ namespace appointd::store::sqlite {
 class SqliteTx final : public WriteTx {
  public:
   explicit SqliteTx(Connection& c) : c_(c) {}
+  // The writer's transaction: blocks() answered from `index` (block_index.h), which this object
+  // keeps in step with every write and savepoint. With `verify`, each answer from the index is
+  // compared with the SQL one and a difference aborts the process (tests run this way).
+  SqliteTx(Connection& c, BlockIndex* index, bool verify) : c_(c), index_(index), verify_(verify) {}
 
   std::optional<Company> company(Id company_id) override;
   std::optional<Branch> branch(Id company_id, Id id) override;
@@ -72,8 +77,14 @@ class SqliteTx final : public WriteTx {
   // Keeps staff.max_blocked_seconds >= the length of every block written for that staff
   // member: the bound of the overlap scan in kBlocks.
   void raise_max_blocked(Id staff_id, Interval blocked);
+  std::vector<Block> blocks_sql(Id staff_id, Interval blocked, Id exclude, Instant now);
+  const BlockIndex::Staff& load_blocks(Id staff_id, Instant lo);
+  // Tells the index that the blocks of an appointment's staff are about to change.
+  void forget_staff_of(Id appointment_id);
 
   Connection& c_;
+  BlockIndex* index_ = nullptr;
+  bool verify_ = false;
   int depth_ = 0;  // nesting of savepoints; names are "sp<depth>"
 };
 
