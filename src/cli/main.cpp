@@ -1,10 +1,16 @@
 // appointd: a booking backend. See README.md and DESIGN.md.
 #include <iostream>
+#ifdef APPOINTD_MIMALLOC
+#include <mimalloc.h>
+#endif
 
 #include "cli/commands.h"
 #include "obs/log.h"
 
 int main(int argc, char** argv) {
+#ifdef APPOINTD_MIMALLOC
+  (void)mi_version();  // a reference, so that --as-needed keeps the allocator linked
+#endif
   CLI::App app{"appointd: appointments that never collide"};
   app.require_subcommand(1);
   app.fallthrough();  // --log-level may follow the subcommand

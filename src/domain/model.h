@@ -27,6 +27,7 @@ struct Company {
   std::string country;   // ISO 3166-1 alpha-2, default region for phone numbers
   Instant created_at{};
   SchedulingSettings settings{};
+  bool operator==(const Company&) const = default;
 };
 
 struct Branch {
@@ -46,6 +47,7 @@ struct Service {
   int buffer_before_minutes = 0;
   int buffer_after_minutes = 0;
   Instant created_at{};
+  bool operator==(const Service&) const = default;
 };
 
 struct Staff {
@@ -57,6 +59,7 @@ struct Staff {
   bool active = true;
   std::vector<Id> service_ids;  // sorted ascending
   Instant created_at{};
+  bool operator==(const Staff&) const = default;
 };
 
 struct Customer {
@@ -95,6 +98,7 @@ struct TimeOff {
   Id staff_id = 0;
   Interval time;
   std::string reason;
+  bool operator==(const TimeOff&) const = default;
 };
 
 // A start reserved for a staff member and service until expires_at: it blocks `blocked` for

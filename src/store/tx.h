@@ -38,6 +38,7 @@ struct StaffSchedule {
   std::string timezone;             // IANA zone of the staff member's branch
   std::vector<WorkingHours> hours;  // every row, ordered by weekday, start_minute
   std::vector<TimeOff> time_off;    // the entries overlapping the window, ordered by start
+  bool operator==(const StaffSchedule&) const = default;
 };
 
 // Read operations; usable on a read-only connection and inside a write transaction.

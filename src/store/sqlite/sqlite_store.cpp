@@ -13,6 +13,7 @@
 #include "obs/log.h"
 #include "store/migrations.h"
 #include "store/sqlite/block_index.h"
+#include "store/sqlite/catalog_cache.h"
 #include "store/sqlite/db.h"
 #include "store/sqlite/sql.h"
 #include "store/sqlite/sqlite_tx.h"
@@ -234,11 +235,13 @@ class SqliteStore final : public Store {
       // Another process committed since our last batch: the block index may be stale.
       if (auto v = data_version(); v != data_version_) {
         index_.clear();
+        catalog_.clear();
         data_version_ = v;
       }
       index_.begin();
+      catalog_.begin();
       for (size_t i = 0; i < batch.size(); ++i) {
-        SqliteTx tx(*writer_, &index_, verify_index_);
+        SqliteTx tx(*writer_, &index_, &catalog_, verify_index_);
         tx.savepoint();
         try {
           batch[i].fn(tx);
@@ -251,9 +254,11 @@ class SqliteStore final : public Store {
       }
       writer_->exec("COMMIT");
       index_.committed();
+      catalog_.committed();
     } catch (...) {
       // The batch could not commit: nothing of it is durable, every write learns so.
       index_.aborted();
+      catalog_.aborted();
       auto e = std::current_exception();
       try {
         writer_->exec("ROLLBACK");
@@ -276,7 +281,8 @@ class SqliteStore final : public Store {
   Options opts_;
   std::string path_;
   std::unique_ptr<Connection> writer_;
-  BlockIndex index_;  // the writer thread's only
+  BlockIndex index_;      // the writer thread's only
+  CatalogCache catalog_;  // the writer thread's only
   bool verify_index_ = false;
   std::int64_t data_version_ = -1;
   std::mutex mu_;

@@ -67,11 +67,30 @@ Appointment read_appointment(Stmt& s) {
 
 }  // namespace
 
+namespace {
+// The catalog's copy of `key` when the transaction has one (the writer's), else `load()`. With
+// `verify`, the copy is compared with a fresh load and a difference aborts.
+template <class Map, class Key, class Load>
+typename Map::mapped_type through(CatalogCache* catalog, bool verify, Map CatalogCache::*map,
+                                  const Key& key, Load&& load) {
+  if (!catalog) return load();
+  auto value = catalog->memo(catalog->*map, key, load);
+  if (verify && !(value == load())) {
+    obs::log_error("catalog cache diverged from the database");
+    std::abort();
+  }
+  return value;
+}
+}  // namespace
+
 std::optional<Company> SqliteTx::company(Id company_id) {
-  auto s = c_.prepare(sql::kCompany);
-  s.bind(1, company_id);
-  if (!s.step()) return std::nullopt;
-  return read_company(s);
+  return through(catalog_, verify_, &CatalogCache::companies, company_id,
+                 [&]() -> std::optional<Company> {
+                   auto s = c_.prepare(sql::kCompany);
+                   s.bind(1, company_id);
+                   if (!s.step()) return std::nullopt;
+                   return read_company(s);
+                 });
 }
 
 std::optional<Branch> SqliteTx::branch(Id company_id, Id id) {
@@ -90,10 +109,13 @@ std::vector<Branch> SqliteTx::branches(Id company_id) {
 }
 
 std::optional<Service> SqliteTx::service(Id company_id, Id id) {
-  auto s = c_.prepare(sql::kService);
-  s.bind(1, company_id).bind(2, id);
-  if (!s.step()) return std::nullopt;
-  return read_service(s);
+  return through(catalog_, verify_, &CatalogCache::services, CatalogCache::Pair{company_id, id},
+                 [&]() -> std::optional<Service> {
+                   auto s = c_.prepare(sql::kService);
+                   s.bind(1, company_id).bind(2, id);
+                   if (!s.step()) return std::nullopt;
+                   return read_service(s);
+                 });
 }
 
 std::vector<Service> SqliteTx::services(Id company_id) {
@@ -113,15 +135,18 @@ void load_staff_services(Connection& c, Staff& st) {
 }  // namespace
 
 std::optional<Staff> SqliteTx::staff(Id company_id, Id id) {
-  std::optional<Staff> st;
-  {
-    auto s = c_.prepare(sql::kStaff);
-    s.bind(1, company_id).bind(2, id);
-    if (!s.step()) return std::nullopt;
-    st = read_staff(s);
-  }
-  load_staff_services(c_, *st);
-  return st;
+  return through(catalog_, verify_, &CatalogCache::staff, CatalogCache::Pair{company_id, id},
+                 [&]() -> std::optional<Staff> {
+                   std::optional<Staff> st;
+                   {
+                     auto s = c_.prepare(sql::kStaff);
+                     s.bind(1, company_id).bind(2, id);
+                     if (!s.step()) return std::nullopt;
+                     st = read_staff(s);
+                   }
+                   load_staff_services(c_, *st);
+                   return st;
+                 });
 }
 
 std::vector<Staff> SqliteTx::staff_list(Id company_id) {
@@ -136,11 +161,14 @@ std::vector<Staff> SqliteTx::staff_list(Id company_id) {
 }
 
 std::vector<Id> SqliteTx::staff_for_service(Id company_id, Id branch_id, Id service_id, int limit) {
-  auto s = c_.prepare(sql::kStaffForService);
-  s.bind(1, company_id).bind(2, branch_id).bind(3, service_id).bind(4, limit);
-  std::vector<Id> out;
-  while (s.step()) out.push_back(s.i64(0));
-  return out;
+  return through(catalog_, verify_, &CatalogCache::staff_for_service,
+                 std::tuple{company_id, branch_id, service_id, limit}, [&] {
+                   auto s = c_.prepare(sql::kStaffForService);
+                   s.bind(1, company_id).bind(2, branch_id).bind(3, service_id).bind(4, limit);
+                   std::vector<Id> out;
+                   while (s.step()) out.push_back(s.i64(0));
+                   return out;
+                 });
 }
 
 std::optional<Customer> SqliteTx::customer(Id company_id, Id id) {
@@ -315,20 +343,24 @@ void SqliteTx::savepoint() {
   c_.prepare(kSavepoint[depth_]).exec();
   ++depth_;
   if (index_) index_->savepoint();
+  if (catalog_) catalog_->savepoint();
 }
 
 void SqliteTx::rollback_savepoint() {
   int d = depth_--;
   // The index forgets first: if the SQL below fails, the batch fails and the index starts over.
   if (index_) index_->rollback();
+  if (catalog_) catalog_->rollback();
   c_.prepare(kRollbackTo[d - 1]).exec();
   c_.prepare(kRelease[d - 1]).exec();
 }
 
 void SqliteTx::rollback_all() {
   if (depth_ == 0) return;
-  if (index_)
-    for (int i = 0; i < depth_; ++i) index_->rollback();
+  for (int i = 0; i < depth_; ++i) {
+    if (index_) index_->rollback();
+    if (catalog_) catalog_->rollback();
+  }
   depth_ = 0;
   c_.prepare(kRollbackTo[0]).exec();
   c_.prepare(kRelease[0]).exec();
@@ -338,9 +370,11 @@ void SqliteTx::release_savepoint() {
   c_.prepare(kRelease[depth_ - 1]).exec();
   --depth_;
   if (index_) index_->release();
+  if (catalog_) catalog_->release();
 }
 
 Id SqliteTx::insert_company(const Company& c) {
+  catalog_changed();
   auto s = c_.prepare(sql::kInsertCompany);
   s.bind(1, c.name).bind(2, c.timezone).bind(3, c.country).bind(4, to_unix(c.created_at));
   s.bind(5, c.settings.slot_step_minutes).bind(6, c.settings.min_notice_minutes);
@@ -350,6 +384,7 @@ Id SqliteTx::insert_company(const Company& c) {
 }
 
 Id SqliteTx::insert_branch(const Branch& b) {
+  catalog_changed();
   auto s = c_.prepare(sql::kInsertBranch);
   s.bind(1, b.company_id).bind(2, b.name).bind(3, b.timezone).bind(4, b.phone);
   s.bind(5, to_unix(b.created_at));
@@ -358,6 +393,7 @@ Id SqliteTx::insert_branch(const Branch& b) {
 }
 
 Id SqliteTx::insert_service(const Service& v) {
+  catalog_changed();
   auto s = c_.prepare(sql::kInsertService);
   s.bind(1, v.company_id).bind(2, v.name).bind(3, v.duration_minutes);
   s.bind(4, v.buffer_before_minutes).bind(5, v.buffer_after_minutes);
@@ -367,6 +403,7 @@ Id SqliteTx::insert_service(const Service& v) {
 }
 
 Id SqliteTx::insert_staff(const Staff& v) {
+  catalog_changed();
   Id id;
   {
     auto s = c_.prepare(sql::kInsertStaff);
@@ -523,6 +560,32 @@ std::vector<TimeOff> SqliteTx::time_off(Id company_id, Id staff_id, Instant afte
   return out;
 }
 
+std::optional<StaffSchedule> SqliteTx::schedule_sql(Id company_id, Id id, Interval window) {
+  StaffSchedule st;
+  {
+    auto s = c_.prepare(sql::kScheduleStaff);
+    s.bind(1, company_id).bind(2, id);
+    if (!s.step()) return std::nullopt;  // unknown or another company's (I7)
+    st.staff_id = s.i64(0);
+    st.branch_id = s.i64(1);
+    st.active = s.i64(2) != 0;
+    st.timezone = s.text(3);
+  }
+  {
+    auto s = c_.prepare(sql::kScheduleHours);
+    s.bind(1, id);
+    while (s.step())
+      st.hours.push_back(
+          {static_cast<int>(s.i64(1)), static_cast<int>(s.i64(2)), static_cast<int>(s.i64(3))});
+  }
+  {
+    auto s = c_.prepare(sql::kScheduleTimeOff);
+    s.bind(1, id).bind(2, to_unix(window.from)).bind(3, to_unix(window.until));
+    while (s.step()) st.time_off.push_back(read_time_off(s));
+  }
+  return st;
+}
+
 std::vector<StaffSchedule> SqliteTx::staff_schedules(Id company_id, std::span<const Id> staff_ids,
                                                      Interval window) {
   std::vector<Id> ids(staff_ids.begin(), staff_ids.end());
@@ -530,29 +593,18 @@ std::vector<StaffSchedule> SqliteTx::staff_schedules(Id company_id, std::span<co
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   std::vector<StaffSchedule> out;
   for (Id id : ids) {
-    StaffSchedule st;
-    {
-      auto s = c_.prepare(sql::kScheduleStaff);
-      s.bind(1, company_id).bind(2, id);
-      if (!s.step()) continue;  // unknown or another company's (I7)
-      st.staff_id = s.i64(0);
-      st.branch_id = s.i64(1);
-      st.active = s.i64(2) != 0;
-      st.timezone = s.text(3);
+    if (!catalog_) {
+      if (auto st = schedule_sql(company_id, id, window)) out.push_back(std::move(*st));
+      continue;
     }
-    {
-      auto s = c_.prepare(sql::kScheduleHours);
-      s.bind(1, id);
-      while (s.step())
-        st.hours.push_back(
-            {static_cast<int>(s.i64(1)), static_cast<int>(s.i64(2)), static_cast<int>(s.i64(3))});
-    }
-    {
-      auto s = c_.prepare(sql::kScheduleTimeOff);
-      s.bind(1, id).bind(2, to_unix(window.from)).bind(3, to_unix(window.until));
-      while (s.step()) st.time_off.push_back(read_time_off(s));
-    }
-    out.push_back(std::move(st));
+    // The writer keeps every time off of the staff member and picks the window's here.
+    static constexpr Interval kAllTime{Instant::min(), Instant::max()};
+    auto st =
+        through(catalog_, verify_, &CatalogCache::schedules, CatalogCache::Pair{company_id, id},
+                [&] { return schedule_sql(company_id, id, kAllTime); });
+    if (!st) continue;
+    std::erase_if(st->time_off, [&](const TimeOff& t) { return !t.time.overlaps(window); });
+    out.push_back(std::move(*st));
   }
   return out;
 }
@@ -584,6 +636,7 @@ std::optional<Hold> SqliteTx::hold(Id company_id, Id id) {
 }
 
 void SqliteTx::update_company_settings(Id company_id, const SchedulingSettings& v) {
+  catalog_changed();
   auto s = c_.prepare(sql::kUpdateCompanySettings);
   s.bind(1, company_id).bind(2, v.slot_step_minutes).bind(3, v.min_notice_minutes);
   s.bind(4, v.horizon_days);
@@ -591,6 +644,7 @@ void SqliteTx::update_company_settings(Id company_id, const SchedulingSettings& 
 }
 
 void SqliteTx::replace_working_hours(Id staff_id, const std::vector<WorkingHours>& hours) {
+  catalog_changed();
   {
     auto s = c_.prepare(sql::kDeleteWorkingHours);
     s.bind(1, staff_id);
@@ -604,6 +658,7 @@ void SqliteTx::replace_working_hours(Id staff_id, const std::vector<WorkingHours
 }
 
 Id SqliteTx::insert_time_off(const TimeOff& t) {
+  catalog_changed();
   auto s = c_.prepare(sql::kInsertTimeOff);
   s.bind(1, t.staff_id).bind(2, to_unix(t.time.from)).bind(3, to_unix(t.time.until));
   s.bind(4, t.reason);
@@ -612,6 +667,7 @@ Id SqliteTx::insert_time_off(const TimeOff& t) {
 }
 
 bool SqliteTx::delete_time_off(Id company_id, Id staff_id, Id id) {
+  catalog_changed();
   auto s = c_.prepare(sql::kDeleteTimeOff);
   s.bind(1, company_id).bind(2, staff_id).bind(3, id);
   s.exec();

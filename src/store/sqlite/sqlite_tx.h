@@ -3,6 +3,7 @@
 // (the writer thread's BEGIN IMMEDIATE/COMMIT, or a read snapshot); this class only runs the
 // named statements of sql.h. Not thread-safe: one connection, one thread.
 #include "store/sqlite/block_index.h"
+#include "store/sqlite/catalog_cache.h"
 #include "store/sqlite/db.h"
 #include "store/tx.h"
 
@@ -11,10 +12,13 @@ namespace appointd::store::sqlite {
 class SqliteTx final : public WriteTx {
  public:
   explicit SqliteTx(Connection& c) : c_(c) {}
-  // The writer's transaction: blocks() answered from `index` (block_index.h), which this object
-  // keeps in step with every write and savepoint. With `verify`, each answer from the index is
-  // compared with the SQL one and a difference aborts the process (tests run this way).
-  SqliteTx(Connection& c, BlockIndex* index, bool verify) : c_(c), index_(index), verify_(verify) {}
+  // The writer's transaction: blocks() answered from `index` (block_index.h) and the catalog
+  // reads from `catalog` (catalog_cache.h), both kept in step with every write and savepoint.
+  // With `verify`, each answer from the index is compared with the SQL one and a difference
+  // aborts the process (tests run this way). Every write method of a table the catalog caches
+  // calls catalog_changed().
+  SqliteTx(Connection& c, BlockIndex* index, CatalogCache* catalog, bool verify)
+      : c_(c), index_(index), catalog_(catalog), verify_(verify) {}
 
   std::optional<Company> company(Id company_id) override;
   std::optional<Branch> branch(Id company_id, Id id) override;
@@ -81,9 +85,14 @@ class SqliteTx final : public WriteTx {
   const BlockIndex::Staff& load_blocks(Id staff_id, Instant lo);
   // Tells the index that the blocks of an appointment's staff are about to change.
   void forget_staff_of(Id appointment_id);
+  void catalog_changed() {
+    if (catalog_) catalog_->changed();
+  }
+  std::optional<StaffSchedule> schedule_sql(Id company_id, Id staff_id, Interval window);
 
   Connection& c_;
   BlockIndex* index_ = nullptr;
+  CatalogCache* catalog_ = nullptr;
   bool verify_ = false;
   int depth_ = 0;  // nesting of savepoints; names are "sp<depth>"
 };
