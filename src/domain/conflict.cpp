@@ -1,42 +1,102 @@
 #include "domain/conflict.h"
 
+#include <charconv>
+
 #include "domain/time.h"
 
 namespace appointd {
 
-using nlohmann::json;
-
-json segment_json(const Segment& s) {
+nlohmann::json segment_json(const Segment& s) {
   return {{"staff_id", s.staff_id},
           {"service_id", s.service_id},
           {"start", format_rfc3339(s.time.from)},
           {"end", format_rfc3339(s.time.until)}};
 }
 
-json alternative_json(const SlotConflict::Alternative& a) {
-  json j = segment_json(a.segments.front());
-  json parts = json::array();
-  for (const auto& s : a.segments) parts.push_back(segment_json(s));
-  j["segments"] = std::move(parts);
-  if (a.hold_id) {
-    j["hold_id"] = a.hold_id;
-    j["expires_at"] = format_rfc3339(a.expires_at);
-  }
-  return j;
+namespace {
+
+void number(std::string& out, std::int64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
 }
 
-void add_to_problem(const SlotConflict& c, json& extra) {
-  json conflicts = json::array();
-  for (const auto& i : c.conflicts)
-    conflicts.push_back({{"segment_index", i.segment_index},
-                         {"staff_id", i.block.staff_id},
-                         {"kind", i.block.kind == Block::kHold ? "hold" : "appointment"},
-                         {"blocked_from", format_rfc3339(i.block.blocked.from)},
-                         {"blocked_until", format_rfc3339(i.block.blocked.until)}});
-  json alts = json::array();
-  for (const auto& a : c.alternatives) alts.push_back(alternative_json(a));
-  extra["conflicts"] = std::move(conflicts);
-  extra["alternatives"] = std::move(alts);
+// `"name":` then the value; every name and fixed text here is plain ASCII without escapes.
+void key(std::string& out, const char* name) {
+  out += '"';
+  out += name;
+  out += "\":";
+}
+
+void instant(std::string& out, const char* name, Instant t) {
+  key(out, name);
+  out += '"';
+  out += format_rfc3339(t);
+  out += '"';
+}
+
+void segment_members(std::string& out, const Segment& s) {
+  key(out, "staff_id");
+  number(out, s.staff_id);
+  out += ',';
+  key(out, "service_id");
+  number(out, s.service_id);
+  out += ',';
+  instant(out, "start", s.time.from);
+  out += ',';
+  instant(out, "end", s.time.until);
+}
+
+}  // namespace
+
+void append_members(const SlotConflict& c, std::string& out) {
+  key(out, "conflicts");
+  out += '[';
+  for (size_t i = 0; i < c.conflicts.size(); ++i) {
+    const auto& item = c.conflicts[i];
+    if (i) out += ',';
+    out += '{';
+    key(out, "segment_index");
+    number(out, static_cast<std::int64_t>(item.segment_index));
+    out += ',';
+    key(out, "staff_id");
+    number(out, item.block.staff_id);
+    out += ',';
+    key(out, "kind");
+    out += item.block.kind == Block::kHold ? "\"hold\"," : "\"appointment\",";
+    instant(out, "blocked_from", item.block.blocked.from);
+    out += ',';
+    instant(out, "blocked_until", item.block.blocked.until);
+    out += '}';
+  }
+  out += "],";
+  key(out, "alternatives");
+  out += '[';
+  for (size_t i = 0; i < c.alternatives.size(); ++i) {
+    const auto& a = c.alternatives[i];
+    if (i) out += ',';
+    out += '{';
+    segment_members(out, a.segments.front());
+    out += ',';
+    key(out, "segments");
+    out += '[';
+    for (size_t k = 0; k < a.segments.size(); ++k) {
+      if (k) out += ',';
+      out += '{';
+      segment_members(out, a.segments[k]);
+      out += '}';
+    }
+    out += ']';
+    if (a.hold_id) {
+      out += ',';
+      key(out, "hold_id");
+      number(out, a.hold_id);
+      out += ',';
+      instant(out, "expires_at", a.expires_at);
+    }
+    out += '}';
+  }
+  out += ']';
 }
 
 }  // namespace appointd

@@ -3,6 +3,7 @@
 // instead. The writer thread fills it in the conflicting transaction; it becomes JSON only when
 // the problem document is rendered (Error::details()), off the writer.
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -27,10 +28,13 @@ struct SlotConflict {
 
 // {staff_id, service_id, start, end} of a segment, as replies show it.
 nlohmann::json segment_json(const Segment& s);
-// {staff_id, service_id, start, end} of the first segment, `segments` with all of them, and
-// `hold_id`, `expires_at` when held.
-nlohmann::json alternative_json(const SlotConflict::Alternative& a);
-// Sets `conflicts` and `alternatives` of a problem document.
-void add_to_problem(const SlotConflict& c, nlohmann::json& extra);
+
+// Appends the members `"conflicts":[...],"alternatives":[...]` of a problem document, as JSON
+// text written directly (a 409 is the most common reply under load):
+//   conflicts:    [{segment_index, staff_id, kind: appointment|hold, blocked_from,
+//                   blocked_until}]
+//   alternatives: [{staff_id, service_id, start, end (of the first segment),
+//                   segments: [{staff_id, service_id, start, end}], hold_id?, expires_at?}]
+void append_members(const SlotConflict& c, std::string& out);
 
 }  // namespace appointd

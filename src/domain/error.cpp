@@ -8,8 +8,12 @@ namespace appointd {
 
 nlohmann::json Error::details() const {
   if (!slot) return extra;
+  // One encoding of the slot conflict: the text the problem document carries, read back.
+  std::string members = "{";
+  append_members(*slot, members);
+  members += '}';
   nlohmann::json out = extra;
-  add_to_problem(*slot, out);
+  out.update(nlohmann::json::parse(members));
   return out;
 }
 

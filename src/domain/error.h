@@ -44,7 +44,8 @@ struct Error {
   // slot_unavailable: conflicts and alternatives as data (JSON only when rendered).
   std::shared_ptr<SlotConflict> slot = nullptr;
 
-  // `extra` with the slot conflict's members added: what the problem document carries.
+  // `extra` with the slot conflict's members added: what the problem document carries (for
+  // tests and cold paths; the problem renderer writes the slot conflict as text).
   nlohmann::json details() const;
 
   static Error validation(std::string d) { return {ErrorCode::kValidationFailed, std::move(d)}; }

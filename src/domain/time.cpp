@@ -61,15 +61,33 @@ std::optional<Instant> parse_rfc3339(std::string_view s) {
 }
 
 std::string format_rfc3339(Instant t) {
-  // Hand-rolled (no iostreams): this runs for every instant of every reply.
+  // Hand-rolled (no iostreams, no printf): this runs for every instant of every reply.
   auto days = std::chrono::floor<date::days>(t);
   date::year_month_day ymd{days};
-  auto secs = (t - days).count();
-  char buf[32];
-  int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", int(ymd.year()),
-                        unsigned(ymd.month()), unsigned(ymd.day()), int(secs / 3600),
-                        int(secs / 60 % 60), int(secs % 60));
-  return std::string(buf, n);
+  const int year = int(ymd.year());
+  if (year < 0 || year > 9999) {  // not an instant anyone books; RFC 3339 has 4-digit years
+    char buf[48];
+    auto secs = (t - days).count();
+    int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", year,
+                          unsigned(ymd.month()), unsigned(ymd.day()), int(secs / 3600),
+                          int(secs / 60 % 60), int(secs % 60));
+    return std::string(buf, n);
+  }
+  const auto secs = static_cast<int>((t - days).count());
+  char buf[20] = {'0', '0', '0', '0', '-', '0', '0', '-', '0', '0',
+                  'T', '0', '0', ':', '0', '0', ':', '0', '0', 'Z'};
+  auto two = [&](int at, int v) {
+    buf[at] = static_cast<char>('0' + v / 10);
+    buf[at + 1] = static_cast<char>('0' + v % 10);
+  };
+  two(0, year / 100);
+  two(2, year % 100);
+  two(5, static_cast<int>(unsigned(ymd.month())));
+  two(8, static_cast<int>(unsigned(ymd.day())));
+  two(11, secs / 3600);
+  two(14, secs / 60 % 60);
+  two(17, secs % 60);
+  return std::string(buf, sizeof buf);
 }
 
 Instant SystemClock::now() const {

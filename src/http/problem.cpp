@@ -1,5 +1,7 @@
 #include "http/problem.h"
 
+#include "domain/conflict.h"
+
 namespace appointd::http {
 
 Response problem(int status, std::string_view code, std::string_view title, std::string_view detail,
@@ -35,7 +37,17 @@ Response validation_problem(const nlohmann::json& errors) {
 }
 
 Response problem(const Error& e) {
-  nlohmann::json extra = e.details();
+  if (e.slot) {
+    // The common 409: the fixed members through JSON, the conflict written as text after them.
+    Response r =
+        problem(http_status(e.code), code_name(e.code), title_of(e.code), e.detail, e.extra);
+    r.body.pop_back();  // the closing brace
+    r.body += ',';
+    append_members(*e.slot, r.body);
+    r.body += '}';
+    return r;
+  }
+  nlohmann::json extra = e.extra;
   // Every validation_failed carries `errors: [{field, message}]`, rule errors included.
   if (e.code == ErrorCode::kValidationFailed && !extra.contains("errors")) {
     extra["errors"] = nlohmann::json::array(

@@ -1,9 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <date/date.h>
+
 #include "domain/hash.h"
 #include "domain/interval.h"
 #include "domain/phone.h"
 #include "domain/segments.h"
+#include "domain/time.h"
 #include "domain/zone.h"
 
 using namespace appointd;
@@ -22,6 +25,16 @@ TEST(Time, ParsesUtcAndOffsets) {
   EXPECT_EQ(format_rfc3339(at("2026-12-01T09:30:00+01:00")), "2026-12-01T08:30:00Z");
   EXPECT_EQ(format_rfc3339(at("2026-12-01T09:30:00-05:30")), "2026-12-01T15:00:00Z");
   EXPECT_EQ(format_rfc3339(at("2026-12-01T09:30:00.999Z")), "2026-12-01T09:30:00Z");
+}
+
+TEST(Time, FormatsEveryInstantAsDateDoes) {
+  // The hand-rolled formatter against date's own, over leap years, month ends and 4-digit years.
+  for (std::int64_t u = -62135596800; u < 253402300800; u += 7919 * 613) {
+    const Instant t{Seconds{u}};
+    EXPECT_EQ(format_rfc3339(t), date::format("%Y-%m-%dT%H:%M:%SZ", t)) << u;
+  }
+  EXPECT_EQ(format_rfc3339(at("2028-02-29T23:59:59Z")), "2028-02-29T23:59:59Z");
+  EXPECT_EQ(format_rfc3339(at("0009-01-01T00:00:00Z")), "0009-01-01T00:00:00Z");
 }
 
 TEST(Time, RejectsBrokenDates) {
