@@ -6,7 +6,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Client, Company, ServerTestCase, at, iso, minutes, overlaps,  # noqa: E402
-                     parse_instant, phone, phone_formats, seg_interval)
+                     parse_instant, phone, phone_formats, seg_interval, test_backend)
 
 
 class ApiTest(ServerTestCase):
@@ -342,6 +342,31 @@ class ApiTest(ServerTestCase):
         self.assertIn("appointd_http_requests_total", text)
         self.assertRegex(text, re.compile(r'^[a-zA-Z_:][\w:]*_bucket\{[^}]*le="[^"]+"\} \d',
                                           re.M))
+
+    def test_conflicts_are_answered_from_the_writers_index(self):
+        if test_backend() != "sqlite":
+            self.skipTest("the block index is the SQLite writer's")
+
+        def gauge(name):
+            text = self.anon.get("/metrics").raw.decode()
+            m = re.search(rf"^{name} (\d+)$", text, re.M)
+            self.assertIsNotNone(m, f"{name} is exported")
+            return int(m.group(1))
+
+        def loads():
+            return gauge("appointd_block_index_loads")
+
+        st = self.new_staff()
+        self.co.book([self.co.seg(st, self.cut, at(9, day=30))])
+        before = loads()
+        for _ in range(40):
+            r = self.co.book_reply([self.co.seg(st, self.cut, at(9, day=30))])
+            self.assertProblem(r, 409, "slot_unavailable")
+            self.assertEqual(len(r.body["alternatives"]), 5)
+        # Forty conflicts, each probing the staff member, other staff and a day either way:
+        # served from memory, not read again per request.
+        self.assertLessEqual(loads() - before, 5)
+        self.assertGreaterEqual(gauge("appointd_block_index_rows"), 1)
 
     def test_request_id_is_echoed(self):
         r = self.anon.get("/healthz", headers={"X-Request-Id": "systest-42"})

@@ -39,6 +39,7 @@ const BlockIndex::Staff* BlockIndex::find(Id staff_id, Instant from) const {
 
 const BlockIndex::Staff& BlockIndex::load(Id staff_id, Instant lo, std::vector<Entry> rows) {
   drop(staff_id);
+  ++loads_;
   if (rows_ + rows.size() > max_rows_) clear();
   Staff s;
   s.lo_ = lo;

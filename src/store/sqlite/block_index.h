@@ -17,6 +17,7 @@
 //    the start of each batch, and clears everything.
 // Not thread-safe: the writer thread only.
 #include <cstddef>
+#include <cstdint>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -77,6 +78,7 @@ class BlockIndex {
 
   size_t rows() const { return rows_; }
   size_t staff() const { return staff_.size(); }
+  std::int64_t loads() const { return loads_; }  // staff members read from SQL so far
 
  private:
   void written(Id staff_id);
@@ -84,6 +86,7 @@ class BlockIndex {
 
   size_t max_rows_;
   size_t rows_ = 0;
+  std::int64_t loads_ = 0;
   std::unordered_map<Id, Staff> staff_;
   std::vector<std::unordered_set<Id>> levels_;  // staff written in each open level
 };

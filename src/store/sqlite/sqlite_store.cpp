@@ -81,6 +81,11 @@ class SqliteStore final : public Store {
                        "Duration of a batch from BEGIN to durable COMMIT", obs::latency_buckets());
       failures_ = &m.counter("appointd_write_failures_total",
                              "Writes that ended in an infrastructure error");
+      index_rows_ = &m.gauge("appointd_block_index_rows",
+                             "Blocks (segments, holds) in the writer's in-memory index");
+      index_staff_ = &m.gauge("appointd_block_index_staff", "Staff members in the block index");
+      index_loads_ = &m.gauge("appointd_block_index_loads",
+                              "Staff members the block index has read from SQL since start");
     }
     const char* verify = std::getenv("APPOINTD_VERIFY_BLOCK_INDEX");
     verify_index_ = verify && std::string(verify) == "1";
@@ -270,6 +275,11 @@ class SqliteStore final : public Store {
     }
     if (commit_)
       commit_->observe(std::chrono::duration<double>(SteadyClock::now() - began).count());
+    if (index_rows_) {
+      index_rows_->set(static_cast<std::int64_t>(index_.rows()));
+      index_staff_->set(static_cast<std::int64_t>(index_.staff()));
+      index_loads_->set(index_.loads());
+    }
   }
 
   std::int64_t data_version() {
@@ -300,6 +310,9 @@ class SqliteStore final : public Store {
   obs::Histogram* batch_ = nullptr;
   obs::Histogram* commit_ = nullptr;
   obs::Counter* failures_ = nullptr;
+  obs::Gauge* index_rows_ = nullptr;
+  obs::Gauge* index_staff_ = nullptr;
+  obs::Gauge* index_loads_ = nullptr;
 };
 
 }  // namespace
