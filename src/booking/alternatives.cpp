@@ -104,11 +104,13 @@ Found search(store::ReadTx& tx, const AlternativeQuery& q, const SlotRules& rule
     window.from = std::min(window.from, s.blocked.from - reach_before);
     window.until = std::max(window.until, s.blocked.until + reach_after);
   }
-  auto cals = load_calendars(tx, q.company_id, ids, window, q.now, q.exclude, q.ignore_hold);
+  // The window holds every candidate's blocked interval: nothing beyond it is needed.
+  auto cals = load_calendars(tx, q.company_id, ids, window, q.now, q.exclude, q.ignore_hold, true,
+                             Seconds{0});
   // Other staff are only offered at the requested time: their calendars over that interval.
   if (!others.empty())
-    cals.merge(
-        load_calendars(tx, q.company_id, others, first.blocked, q.now, q.exclude, q.ignore_hold));
+    cals.merge(load_calendars(tx, q.company_id, others, first.blocked, q.now, q.exclude,
+                              q.ignore_hold, true, Seconds{0}));
   Finder finder(q, cals, rules);
 
   auto c0 = cals.find(first.staff_id);

@@ -50,10 +50,9 @@ std::vector<Id> staff_of(const std::vector<Segment>& segs) {
 
 std::map<Id, Calendar> load_calendars(store::ReadTx& tx, Id company_id, std::span<const Id> staff,
                                       Interval window, Instant now, Id exclude, Id ignore_hold,
-                                      bool busy) {
+                                      bool busy, Seconds reach_beyond) {
   std::map<Id, Calendar> out;
-  // Time off and blocks that can touch a start in the window, whatever the service.
-  const Interval reach{window.from - kMaxBlocked, window.until + kMaxBlocked};
+  const Interval reach{window.from - reach_beyond, window.until + reach_beyond};
   auto schedules = tx.staff_schedules(company_id, staff, reach);
   if (schedules.empty()) return out;
   std::map<Id, std::vector<Interval>> blocked;
@@ -84,7 +83,8 @@ std::optional<Error> check_rules(store::ReadTx& tx, Id company_id, const std::ve
     span.until = std::max(span.until, s.time.until);
   }
   auto ids = staff_of(segs);
-  auto cals = load_calendars(tx, company_id, ids, span, now, 0, 0, false);
+  // The span holds the segments' times: nothing beyond it matters to the rules.
+  auto cals = load_calendars(tx, company_id, ids, span, now, 0, 0, false, Seconds{0});
   bool any = false;
   for (const auto& [id, c] : cals) any |= c.scheduled || !c.time_off.empty();
   if (!any) return std::nullopt;  // unscheduled staff without time off: nothing to check

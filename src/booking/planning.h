@@ -27,10 +27,14 @@ std::vector<Id> staff_of(const std::vector<Segment>& segs);
 // Calendars of some staff members of the company for starts in `window`, keyed by staff id
 // (four queries whatever the number: staff_schedules and blocks_of). Staff of other companies
 // are left out. Appointment `exclude`'s segments and hold `ignore_hold` do not count as busy.
-// With busy = false the blocks are not loaded (rules only).
+// With busy = false the blocks are not loaded (rules only). Blocks and time off are loaded
+// `reach` beyond the window either way: kMaxBlocked when the window holds starts (a booking
+// that starts inside may block beyond it), 0 when it already covers every blocked interval that
+// will be checked.
 std::map<Id, Calendar> load_calendars(store::ReadTx& tx, Id company_id, std::span<const Id> staff,
                                       Interval window, Instant now, Id exclude = 0,
-                                      Id ignore_hold = 0, bool busy = true);
+                                      Id ignore_hold = 0, bool busy = true,
+                                      Seconds reach = kMaxBlocked);
 
 // The scheduling rule the first offending segment breaks (too_soon, beyond_horizon,
 // outside_working_hours, staff_time_off; extra: segment_index, staff_id), or nullopt.
