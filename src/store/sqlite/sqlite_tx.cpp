@@ -421,18 +421,19 @@ Id SqliteTx::insert_staff(const Staff& v) {
 }
 
 CustomerUpsert SqliteTx::upsert_customer(const Customer& c) {
-  {
+  // Writes are serialised, so look first: most bookings are of returning customers, and a read
+  // is cheaper than an insert refused by the unique index. The ON CONFLICT of the insert stays
+  // as the guard of I2.
+  auto existing = customer_by_phone(c.company_id, c.phone);
+  if (!existing) {
     auto s = c_.prepare(sql::kInsertCustomer);
     s.bind(1, c.company_id).bind(2, c.phone).bind(3, c.name).bind(4, c.email).bind(5, c.source);
     s.bind(6, to_unix(c.created_at));
-    if (s.step()) {
-      Customer out = c;
-      out.id = s.i64(0);
-      return {out, true};
-    }
+    if (!s.step()) throw StoreError("customer upsert: conflict without a live row");
+    Customer out = c;
+    out.id = s.i64(0);
+    return {out, true};
   }
-  auto existing = customer_by_phone(c.company_id, c.phone);
-  if (!existing) throw StoreError("customer upsert: conflict without a live row");
   if ((existing->name.empty() && !c.name.empty()) ||
       (existing->email.empty() && !c.email.empty())) {
     auto s = c_.prepare(sql::kFillCustomer);
