@@ -1,5 +1,6 @@
 #include "store/postgres/pg.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace appointd::store::postgres {
@@ -38,6 +39,12 @@ Params& Params::add_ids(const std::vector<std::int64_t>& ids) {
   }
   s += '}';
   return push(std::move(s));
+}
+
+Params& Params::append(const Params& o) {
+  values_.insert(values_.end(), o.values_.begin(), o.values_.end());
+  null_.insert(null_.end(), o.null_.begin(), o.null_.end());
+  return *this;
 }
 
 std::vector<const char*> Params::pointers() const {
@@ -83,7 +90,7 @@ Connection::~Connection() {
 }
 
 bool Connection::in_transaction() const {
-  return PQtransactionStatus(c_) != PQTRANS_IDLE;
+  return !queue_.empty() || PQtransactionStatus(c_) != PQTRANS_IDLE;
 }
 
 void Connection::fail(PGresult* r, const char* what) {
@@ -100,20 +107,137 @@ void Connection::fail(PGresult* r, const char* what) {
 }
 
 Result Connection::run(const Statement& s, const Params& p) {
-  if (!prepared_.count(s.name)) {
-    PGresult* r = PQprepare(c_, s.name, s.sql, 0, nullptr);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) fail(r, s.name);
-    PQclear(r);
-    prepared_.insert(s.name);
+  queue_.push_back({&s, nullptr, p, true, false});
+  auto out = send_queue();
+  return std::move(out.front());
+}
+
+std::vector<Result> Connection::run_all(
+    std::span<const std::pair<const Statement*, Params>> batch) {
+  for (const auto& [st, p] : batch) queue_.push_back({st, nullptr, p, true, false});
+  return send_queue();
+}
+
+void Connection::defer(const Statement& s, Params p) {
+  queue_.push_back({&s, nullptr, std::move(p), false, false});
+}
+
+void Connection::defer(const char* sql, bool elidable) {
+  queue_.push_back({nullptr, sql, {}, false, elidable});
+}
+
+bool Connection::fuse(const Statement& last, const Statement& fused, const Params& more) {
+  if (queue_.empty() || queue_.back().st != &last || queue_.back().want) return false;
+  queue_.back().st = &fused;
+  queue_.back().params.append(more);
+  return true;
+}
+
+void Connection::flush() {
+  send_queue();
+}
+
+void Connection::commit() {
+  std::erase_if(queue_, [](const Item& i) { return i.elidable; });
+  defer("COMMIT");
+  send_queue();
+}
+
+void Connection::rollback_quietly() {
+  queue_.clear();
+  if (!ok() || PQtransactionStatus(c_) == PQTRANS_IDLE) return;
+  PQclear(PQexec(c_, "ROLLBACK"));
+}
+
+std::vector<Result> Connection::send_queue() {
+  std::vector<Item> q;
+  q.swap(queue_);
+  std::vector<Result> out;
+  if (q.empty()) return out;
+  out.reserve(q.size());
+  // What was sent, in order: each item, preceded by its Parse when it is not prepared yet.
+  struct Sent {
+    const Item* item;
+    bool prepare;
+  };
+  std::vector<Sent> sent;
+  sent.reserve(q.size() + 2);
+  std::vector<const char*> preparing;  // names whose Parse is in this pipeline
+  auto broken = [&](const char* what) {
+    // The pipeline is in an unknown state: the session is of no further use.
+    lost_ = true;
+    fail(nullptr, what);
+  };
+  if (PQenterPipelineMode(c_) != 1) broken("pipeline");
+  for (const auto& it : q) {
+    if (it.st && it.st->custom_plan) {
+      auto ptrs = it.params.pointers();
+      if (!PQsendQueryParams(c_, it.st->sql, it.params.size(), nullptr, ptrs.data(), nullptr,
+                             nullptr, 0))
+        broken(it.st->name);
+    } else if (it.st) {
+      const char* name = it.st->name;
+      if (!prepared_.count(name) &&
+          std::find(preparing.begin(), preparing.end(), name) == preparing.end()) {
+        if (!PQsendPrepare(c_, name, it.st->sql, 0, nullptr)) broken(name);
+        preparing.push_back(name);
+        sent.push_back({&it, true});
+      }
+      auto ptrs = it.params.pointers();
+      if (!PQsendQueryPrepared(c_, name, it.params.size(), ptrs.data(), nullptr, nullptr, 0))
+        broken(name);
+    } else if (!PQsendQueryParams(c_, it.text, 0, nullptr, nullptr, nullptr, nullptr, 0)) {
+      broken(it.text);
+    }
+    sent.push_back({&it, false});
   }
-  auto ptrs = p.pointers();
-  PGresult* r = PQexecPrepared(c_, s.name, p.size(), ptrs.data(), nullptr, nullptr, 0);
-  auto st = PQresultStatus(r);
-  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) fail(r, s.name);
-  return Result(r);
+  if (!PQpipelineSync(c_)) broken("sync");
+
+  // One result and a null per item; PGRES_PIPELINE_ABORTED for those after a failed one; then
+  // the sync. The first error is kept and thrown once the pipeline is drained.
+  PGresult* error = nullptr;
+  const char* error_what = "";
+  for (const auto& s : sent) {
+    const char* what = s.item->st ? s.item->st->name : s.item->text;
+    PGresult* r = PQgetResult(c_);
+    if (!r) {
+      if (error) PQclear(error);
+      broken(what);
+    }
+    const auto st = PQresultStatus(r);
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+      if (s.prepare)
+        prepared_.insert(what);
+      else if (s.item->want && !error)
+        out.emplace_back(r), r = nullptr;
+      PQclear(r);
+    } else if (st == PGRES_PIPELINE_ABORTED || error) {
+      PQclear(r);
+    } else {
+      error = r;
+      error_what = what;
+    }
+    if (PQstatus(c_) != CONNECTION_OK) {
+      lost_ = true;
+      if (error) fail(error, error_what);
+      fail(nullptr, what);
+    }
+    while (PGresult* extra = PQgetResult(c_)) PQclear(extra);  // the null that ends the item
+  }
+  PGresult* sync = PQgetResult(c_);
+  const bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+  PQclear(sync);
+  if (!synced || PQexitPipelineMode(c_) != 1) {
+    lost_ = true;
+    if (error) fail(error, error_what);
+    fail(nullptr, "sync");
+  }
+  if (error) fail(error, error_what);
+  return out;
 }
 
 void Connection::exec(const char* sql) {
+  if (!queue_.empty()) send_queue();
   PGresult* r = PQexec(c_, sql);
   auto st = PQresultStatus(r);
   if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) fail(r, sql);

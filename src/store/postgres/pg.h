@@ -7,9 +7,11 @@
 #include <libpq-fe.h>
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "store/store.h"
@@ -18,9 +20,13 @@ namespace appointd::store::postgres {
 
 // A statement with a stable name (the key of the server-side prepared statement). Every SQL
 // text of the backend is one of these constants in sql.h; input is always a parameter.
+// custom_plan: planned with its parameters at every execution (sent unnamed) instead of once per
+// connection: for statements whose best plan depends on which optional filters are set, since
+// the sessions force generic plans (pg_store.cpp).
 struct Statement {
   const char* name;
   const char* sql;
+  bool custom_plan = false;
 };
 
 // A failed statement or connection. sqlstate() is empty when the server sent none (e.g. the
@@ -57,6 +63,8 @@ class Params {
   Params& add_text_or_null(std::string_view v) { return v.empty() ? add_null() : add(v); }
   // A bigint[] literal such as {1,2,3}.
   Params& add_ids(const std::vector<std::int64_t>& ids);
+  // Appends the parameters of `o` (they become $n+1, $n+2, ...).
+  Params& append(const Params& o);
 
   int size() const { return static_cast<int>(values_.size()); }
   // Pointers valid while this object lives and is not changed.
@@ -90,6 +98,12 @@ class Result {
   PGresult* r_;
 };
 
+// A Connection runs statements in libpq's pipeline mode: statements whose result the caller
+// does not need are queued (defer) and travel with the next statement that needs one (run), or
+// with flush()/commit(). One round trip then carries the whole queue. A queued statement's
+// error surfaces at that sync point as the same PgError (SQLSTATE, constraint) it would have
+// raised on its own, named after the statement that failed; the statements after it in the
+// queue did not run (the server skips them up to the sync, and an open transaction is aborted).
 class Connection {
  public:
   // Connects (blocking) with libpq's conninfo or URL. Throws PgError(connection_lost) when the
@@ -99,20 +113,52 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Runs a named statement (prepared on this connection at first use) and returns its rows.
+  // Sends what is queued and then the named statement (prepared on this connection at first
+  // use, in the same round trip) and returns its rows.
   Result run(const Statement& s, const Params& p = {});
+  // Sends what is queued and then every statement of `batch`, in one round trip; returns their
+  // rows in order.
+  std::vector<Result> run_all(std::span<const std::pair<const Statement*, Params>> batch);
+  // Queues a named statement whose rows are not needed; its errors surface at the next sync.
+  void defer(const Statement& s, Params p);
+  // Queues constant utility text (BEGIN, SAVEPOINT, ...: one statement, no parameters).
+  // `elidable`: may be dropped when still queued at commit() (RELEASE before COMMIT).
+  void defer(const char* sql, bool elidable = false);
+  // When the last queued statement is `last`, makes it `fused` (one statement doing both, whose
+  // parameters are those of `last` followed by `more`) and returns true; else queues nothing.
+  bool fuse(const Statement& last, const Statement& fused, const Params& more);
+  // Sends what is queued and waits for it; throws the first error.
+  void flush();
+  // Queues COMMIT after what is queued and sends it all in one round trip. Queued elidable
+  // statements are dropped first.
+  void commit();
+  // Forgets what is queued, and rolls back an open transaction; swallows errors (a broken
+  // connection is left broken, and the pool drops it).
+  void rollback_quietly();
   // Runs SQL text without parameters (transaction control, SET, migrations: several statements
-  // allowed). Never call it with text built from input.
+  // allowed) after flushing what is queued. Never call it with text built from input.
   void exec(const char* sql);
   // False once the connection is broken; a broken connection goes back to no pool.
   bool ok() const { return PQstatus(c_) == CONNECTION_OK && !lost_; }
-  // True when a transaction is open (or failed) on this connection.
+  // True when a transaction is open (or failed) on this connection, or statements are queued.
   bool in_transaction() const;
+  // Statements queued and not yet sent.
+  size_t queued() const { return queue_.size(); }
 
  private:
+  struct Item {
+    const Statement* st = nullptr;  // a named statement, or
+    const char* text = nullptr;     // constant utility text
+    Params params;
+    bool want = false;  // the caller needs its rows
+    bool elidable = false;
+  };
+  // Sends the queue as one pipeline with one sync; returns the rows of the wanted items.
+  std::vector<Result> send_queue();
   [[noreturn]] void fail(PGresult* r, const char* what);
   PGconn* c_ = nullptr;
   bool lost_ = false;
+  std::vector<Item> queue_;
   std::unordered_set<std::string> prepared_;  // names of statements prepared on this session
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <tuple>
 
 #include "domain/segments.h"
 #include "store/postgres/sql.h"
@@ -81,28 +82,109 @@ Appointment read_appointment(const Result& r, int i) {
   return a;
 }
 
+// An appointment row (kAppointment) with its segment rows (kSegmentsOf).
+Appointment appointment_of(const Result& head, const Result& r) {
+  Appointment a = read_appointment(head, 0);
+  for (int i = 0; i < r.rows(); ++i) {
+    Segment seg;
+    seg.id = r.i64(i, 0);
+    seg.appointment_id = r.i64(i, 1);
+    seg.staff_id = r.i64(i, 2);
+    seg.service_id = r.i64(i, 3);
+    seg.time = {from_unix(r.i64(i, 4)), from_unix(r.i64(i, 5))};
+    seg.blocked = {from_unix(r.i64(i, 6)), from_unix(r.i64(i, 7))};
+    seg.active = r.boolean(i, 8);
+    a.segments.push_back(seg);
+  }
+  return a;
+}
+
 // Savepoint statements by nesting depth (constant text: utility statements are not prepared).
 constexpr int kMaxDepth = 4;
 constexpr const char* kSavepoint[kMaxDepth] = {"SAVEPOINT sp1", "SAVEPOINT sp2", "SAVEPOINT sp3",
                                                "SAVEPOINT sp4"};
 constexpr const char* kRelease[kMaxDepth] = {"RELEASE sp1", "RELEASE sp2", "RELEASE sp3",
                                              "RELEASE sp4"};
-constexpr const char* kRollbackTo[kMaxDepth] = {
-    "ROLLBACK TO sp1; RELEASE sp1", "ROLLBACK TO sp2; RELEASE sp2", "ROLLBACK TO sp3; RELEASE sp3",
-    "ROLLBACK TO sp4; RELEASE sp4"};
+constexpr const char* kRollbackTo[kMaxDepth] = {"ROLLBACK TO sp1", "ROLLBACK TO sp2",
+                                                "ROLLBACK TO sp3", "ROLLBACK TO sp4"};
+
+// Sequence values reserved for the INSERTs after a free overlap check: one appointment and
+// up to this many segments (a composite books at most kMaxSegments).
+constexpr int kMaxReservedSegments = kMaxSegments;
 
 }  // namespace
 
-Result PgTx::change(const Statement& s, const Params& p) {
-  if (!writable_) throw StoreError("postgresql: write in a read transaction");
+template <class F>
+auto PgTx::timed(F&& f) -> decltype(f()) {
+  if (!lock_unsent_ || !lock_wait_) {
+    lock_unsent_ = false;
+    return f();
+  }
+  // The round trip that carries the lock: its duration bounds the wait for the lock.
+  const auto began = std::chrono::steady_clock::now();
+  auto r = f();
+  lock_unsent_ = false;
+  lock_wait_->observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+  return r;
+}
+
+Result PgTx::read(const Statement& s, const Params& p) {
+  return timed([&] { return c_.run(s, p); });
+}
+
+void PgTx::open_savepoints() {
   for (size_t i = 0; i < levels_.size(); ++i) {
     if (!levels_[i]) {
-      c_.exec(kSavepoint[i]);
+      c_.defer(kSavepoint[i]);
       levels_[i] = true;
-      lock_marks_.push_back(lock_log_.size());
+      marks_.push_back({lock_log_.size(), purge_log_.size()});
     }
   }
-  return c_.run(s, p);
+}
+
+void PgTx::write(const Statement& s, Params p, Fusion f) {
+  if (!writable_) throw StoreError("postgresql: write in a read transaction");
+  forget_read_ahead();
+  open_savepoints();
+  // A SAVEPOINT queued just now is the last item, and then nothing fuses across it.
+  if (f.last && c_.fuse(*f.last, *f.fused, p)) return;
+  c_.defer(s, std::move(p));
+}
+
+Result PgTx::write_returning(const Statement& s, const Params& p) {
+  if (!writable_) throw StoreError("postgresql: write in a read transaction");
+  forget_read_ahead();
+  open_savepoints();
+  const bool reserve = want_appointment_id_ || want_segment_ids_ > 0;
+  if (!reserve) return timed([&] { return c_.run(s, p); });
+  // The reservation rides along: no round trip of its own.
+  const int segments = want_segment_ids_;
+  std::pair<const Statement*, Params> batch[] = {
+      {&s, p}, {&sql::kReserveIds, Params().add(want_appointment_id_).add(std::max(1, segments))}};
+  want_appointment_id_ = false;
+  want_segment_ids_ = 0;
+  auto rs = timed([&] { return c_.run_all(batch); });
+  const Result& ids = rs[1];
+  if (ids.rows() && !ids.is_null(0, 0)) appointment_ids_.push_back(ids.i64(0, 0));
+  // Taken in ascending order: take_reserved pops from the back.
+  for (int i = std::min(segments, ids.rows()) - 1; i >= 0; --i)
+    segment_ids_.push_back(ids.i64(i, 1));
+  return std::move(rs[0]);
+}
+
+Id PgTx::take_reserved(std::vector<Id>& ids) {
+  if (ids.empty()) return 0;
+  Id id = ids.back();
+  ids.pop_back();
+  return id;
+}
+
+void PgTx::commit() {
+  timed([&] {
+    c_.commit();
+    return 0;
+  });
 }
 
 std::optional<Company> PgTx::company(Id company_id) {
@@ -155,6 +237,8 @@ std::vector<Id> PgTx::staff_for_service(Id company_id, Id branch_id, Id service_
                 Params().add(company_id).add(branch_id).add(service_id).add(limit));
   std::vector<Id> out;
   for (int i = 0; i < r.rows(); ++i) out.push_back(r.i64(i, 0));
+  candidates_ = out;  // probed next, most likely (read-ahead of blocks())
+  ahead_.reset();
   return out;
 }
 
@@ -171,27 +255,14 @@ std::optional<Customer> PgTx::customer_by_phone(Id company_id, const std::string
 }
 
 std::optional<Appointment> PgTx::appointment(Id company_id, Id id) {
-  std::optional<Appointment> a;
-  {
-    auto r = read(sql::kAppointment, Params().add(company_id).add(id));
-    if (!r.rows()) return std::nullopt;
-    a = read_appointment(r, 0);
-  }
-  auto r = read(sql::kSegmentsOf, Params().add(id));
-  for (int i = 0; i < r.rows(); ++i) {
-    Segment seg;
-    seg.id = r.i64(i, 0);
-    seg.appointment_id = r.i64(i, 1);
-    seg.staff_id = r.i64(i, 2);
-    seg.service_id = r.i64(i, 3);
-    seg.time = {from_unix(r.i64(i, 4)), from_unix(r.i64(i, 5))};
-    seg.blocked = {from_unix(r.i64(i, 6)), from_unix(r.i64(i, 7))};
-    seg.active = r.boolean(i, 8);
-    a->segments.push_back(seg);
-  }
-  return a;
+  // Both in one round trip; the segments count only when the appointment is the company's.
+  std::pair<const Statement*, Params> batch[] = {
+      {&sql::kAppointment, Params().add(company_id).add(id)},
+      {&sql::kSegmentsOf, Params().add(id)}};
+  auto rs = timed([&] { return c_.run_all(batch); });
+  if (!rs[0].rows()) return std::nullopt;
+  return appointment_of(rs[0], rs[1]);
 }
-
 std::vector<Appointment> PgTx::appointments(Id company_id, const AppointmentFilter& f) {
   Params p;
   p.add(company_id);
@@ -215,8 +286,17 @@ std::vector<Appointment> PgTx::appointments(Id company_id, const AppointmentFilt
   }
   std::vector<Appointment> out;
   out.reserve(ids.size());
-  for (Id id : ids)
-    if (auto a = appointment(company_id, id)) out.push_back(std::move(*a));
+  if (ids.empty()) return out;
+  // Every appointment with its segments, in one round trip.
+  std::vector<std::pair<const Statement*, Params>> batch;
+  batch.reserve(2 * ids.size());
+  for (Id id : ids) {
+    batch.push_back({&sql::kAppointment, Params().add(company_id).add(id)});
+    batch.push_back({&sql::kSegmentsOf, Params().add(id)});
+  }
+  auto rs = timed([&] { return c_.run_all(batch); });
+  for (size_t k = 0; k < ids.size(); ++k)
+    if (rs[2 * k].rows()) out.push_back(appointment_of(rs[2 * k], rs[2 * k + 1]));
   return out;
 }
 
@@ -241,7 +321,32 @@ std::vector<Block> PgTx::blocks(Id staff_id, Interval blocked, Id exclude, Insta
   p.add(staff_id).add(unix_of(blocked.from)).add(unix_of(blocked.until)).add(exclude);
   p.add(static_cast<std::int64_t>(kMaxBlocked.count())).add(unix_of(now));
   const bool locked = writable_ && locked_.count(staff_id);
-  auto r = locked ? change(sql::kBlocksLocked, p) : read(sql::kBlocks, p);
+  if (!locked && std::find(candidates_.begin(), candidates_.end(), staff_id) != candidates_.end()) {
+    if (!ahead_ || ahead_->blocked.from != blocked.from || ahead_->blocked.until != blocked.until ||
+        ahead_->exclude != exclude || ahead_->now != now) {
+      ahead_ = ReadAhead{blocked, exclude, now, {}};
+      for (Id id : candidates_) ahead_->blocks[id];
+      for (auto& b : blocks_of(candidates_, blocked, exclude, now))
+        ahead_->blocks[b.staff_id].push_back(b);
+    }
+    if (auto it = ahead_->blocks.find(staff_id); it != ahead_->blocks.end()) {
+      auto out = std::move(it->second);
+      ahead_->blocks.erase(it);
+      return out;
+    }
+  }
+  // Under the lock, the check also deletes the expired holds (housekeeping that needs no undo:
+  // no reader counts them, so it opens no savepoint).
+  auto r = read(locked ? sql::kBlocksLocked : sql::kBlocks, p);
+  if (locked) {
+    purge_log_.push_back({staff_id, now});
+    // Free: an INSERT of this time probably follows; reserve its ids on the next round trip.
+    if (!r.rows()) {
+      want_appointment_id_ |= exclude == 0 && appointment_ids_.empty();
+      if (static_cast<int>(segment_ids_.size()) + want_segment_ids_ < kMaxReservedSegments)
+        ++want_segment_ids_;
+    }
+  }
   std::vector<Block> out;
   for (int i = 0; i < r.rows(); ++i)
     out.push_back({r.i64(i, 0) ? Block::kHold : Block::kSegment,
@@ -264,14 +369,17 @@ void PgTx::lock_staff(std::span<const Id> ascending_ids) {
   for (Id id : ascending_ids)
     if (!locked_.count(id)) todo.push_back(id);
   if (todo.empty()) return;
+  forget_read_ahead();
   // Ascending order is what makes concurrent composite bookings deadlock-free; the SQL sorts
   // again (ORDER BY id FOR UPDATE locks in that order), so a caller's mistake cannot break it.
   std::sort(todo.begin(), todo.end());
-  const auto began = std::chrono::steady_clock::now();
-  c_.run(sql::kLockStaff, Params().add_ids(todo));
-  if (lock_wait_)
-    lock_wait_->observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+  // Queued: the lock is taken, in order, before the next statement runs; a lock timeout or
+  // deadlock surfaces at the next round trip.
+  if (todo.size() == 1)
+    c_.defer(sql::kLockOneStaff, Params().add(todo.front()));
+  else
+    c_.defer(sql::kLockStaff, Params().add_ids(todo));
+  lock_unsent_ = true;
   locked_.insert(todo.begin(), todo.end());
   lock_log_.insert(lock_log_.end(), todo.begin(), todo.end());
 }
@@ -284,12 +392,17 @@ void PgTx::savepoint() {
 
 void PgTx::rollback_savepoint() {
   if (levels_.empty()) throw StoreError("rollback_savepoint without savepoint");
+  forget_read_ahead();
   if (levels_.back()) {
-    c_.exec(kRollbackTo[levels_.size() - 1]);
-    // The row locks taken since that SAVEPOINT are gone with it.
-    for (size_t i = lock_marks_.back(); i < lock_log_.size(); ++i) locked_.erase(lock_log_[i]);
-    lock_log_.resize(lock_marks_.back());
-    lock_marks_.pop_back();
+    c_.defer(kRollbackTo[levels_.size() - 1]);
+    c_.defer(kRelease[levels_.size() - 1], true);
+    // The row locks taken since that SAVEPOINT are gone with it, and the holds deleted since
+    // are back.
+    const Marks m = marks_.back();
+    for (size_t i = m.locks; i < lock_log_.size(); ++i) locked_.erase(lock_log_[i]);
+    lock_log_.resize(m.locks);
+    purge_log_.resize(m.purges);
+    marks_.pop_back();
   }
   levels_.pop_back();
 }
@@ -297,8 +410,8 @@ void PgTx::rollback_savepoint() {
 void PgTx::release_savepoint() {
   if (levels_.empty()) throw StoreError("release_savepoint without savepoint");
   if (levels_.back()) {
-    c_.exec(kRelease[levels_.size() - 1]);
-    lock_marks_.pop_back();  // its locks now belong to the enclosing level
+    c_.defer(kRelease[levels_.size() - 1], true);
+    marks_.pop_back();  // its locks and deletions now belong to the enclosing level
   }
   levels_.pop_back();
 }
@@ -308,66 +421,71 @@ Id PgTx::insert_company(const Company& c) {
   p.add(c.name).add(c.timezone).add(c.country).add(unix_of(c.created_at));
   p.add(c.settings.slot_step_minutes).add(c.settings.min_notice_minutes);
   p.add(c.settings.horizon_days);
-  auto r = change(sql::kInsertCompany, p);
+  auto r = write_returning(sql::kInsertCompany, p);
   return r.i64(0, 0);
 }
 
 Id PgTx::insert_branch(const Branch& b) {
-  auto r = change(sql::kInsertBranch, Params()
-                                          .add(b.company_id)
-                                          .add(b.name)
-                                          .add(b.timezone)
-                                          .add(b.phone)
-                                          .add(unix_of(b.created_at)));
+  auto r = write_returning(sql::kInsertBranch, Params()
+                                                   .add(b.company_id)
+                                                   .add(b.name)
+                                                   .add(b.timezone)
+                                                   .add(b.phone)
+                                                   .add(unix_of(b.created_at)));
   return r.i64(0, 0);
 }
 
 Id PgTx::insert_service(const Service& v) {
-  auto r = change(sql::kInsertService, Params()
-                                           .add(v.company_id)
-                                           .add(v.name)
-                                           .add(v.duration_minutes)
-                                           .add(v.buffer_before_minutes)
-                                           .add(v.buffer_after_minutes)
-                                           .add(unix_of(v.created_at)));
+  auto r = write_returning(sql::kInsertService, Params()
+                                                    .add(v.company_id)
+                                                    .add(v.name)
+                                                    .add(v.duration_minutes)
+                                                    .add(v.buffer_before_minutes)
+                                                    .add(v.buffer_after_minutes)
+                                                    .add(unix_of(v.created_at)));
   return r.i64(0, 0);
 }
 
 Id PgTx::insert_staff(const Staff& v) {
-  Id id = change(sql::kInsertStaff, Params()
-                                        .add(v.company_id)
-                                        .add(v.branch_id)
-                                        .add(v.name)
-                                        .add(v.email)
-                                        .add(v.active)
-                                        .add(unix_of(v.created_at)))
+  Id id = write_returning(sql::kInsertStaff, Params()
+                                                 .add(v.company_id)
+                                                 .add(v.branch_id)
+                                                 .add(v.name)
+                                                 .add(v.email)
+                                                 .add(v.active)
+                                                 .add(unix_of(v.created_at)))
               .i64(0, 0);
   if (!v.service_ids.empty())
-    change(sql::kInsertStaffServices, Params().add(id).add_ids(v.service_ids));
+    write(sql::kInsertStaffServices, Params().add(id).add_ids(v.service_ids));
   return id;
 }
 
 CustomerUpsert PgTx::upsert_customer(const Customer& c) {
+  std::optional<Customer> existing;
   {
-    auto r = change(sql::kInsertCustomer, Params()
-                                              .add(c.company_id)
-                                              .add(c.phone)
-                                              .add(c.name)
-                                              .add(c.email)
-                                              .add(c.source)
-                                              .add(unix_of(c.created_at)));
-    if (r.rows()) {
+    // Inserted (column 7 true), or the live row of the statement's snapshot.
+    auto r = write_returning(sql::kUpsertCustomer, Params()
+                                                       .add(c.company_id)
+                                                       .add(c.phone)
+                                                       .add(c.name)
+                                                       .add(c.email)
+                                                       .add(c.source)
+                                                       .add(unix_of(c.created_at)));
+    if (r.rows() && r.boolean(0, 7)) {
       Customer out = c;
       out.id = r.i64(0, 0);
       return {out, true};
     }
+    if (r.rows()) existing = read_customer(r, 0);
   }
-  auto existing = customer_by_phone(c.company_id, c.phone);
+  // No row: a concurrent insert of the phone committed after the snapshot (the INSERT waited
+  // for it); a new statement sees it.
+  if (!existing) existing = customer_by_phone(c.company_id, c.phone);
   if (!existing) throw StoreError("customer upsert: conflict without a live row");
   if ((existing->name.empty() && !c.name.empty()) ||
       (existing->email.empty() && !c.email.empty())) {
-    change(sql::kFillCustomer,
-           Params().add(c.company_id).add(existing->id).add(c.name).add(c.email));
+    write(sql::kFillCustomer,
+          Params().add(c.company_id).add(existing->id).add(c.name).add(c.email));
     if (existing->name.empty()) existing->name = c.name;
     if (existing->email.empty()) existing->email = c.email;
   }
@@ -380,7 +498,12 @@ Id PgTx::insert_appointment(const Appointment& a) {
   p.add(a.version).add(a.source).add(a.notes).add_text_or_null(a.call_id);
   p.add_text_or_null(a.external_provider).add_text_or_null(a.external_id);
   p.add(unix_of(a.created_at)).add(unix_of(a.updated_at));
-  return change(sql::kInsertAppointment, p).i64(0, 0);
+  if (Id id = take_reserved(appointment_ids_)) {
+    p.add(id);
+    write(sql::kInsertAppointmentWithId, std::move(p));
+    return id;
+  }
+  return write_returning(sql::kInsertAppointment, p).i64(0, 0);
 }
 
 Id PgTx::insert_segment(Id company_id, const Segment& g) {
@@ -388,25 +511,32 @@ Id PgTx::insert_segment(Id company_id, const Segment& g) {
   p.add(g.appointment_id).add(company_id).add(g.staff_id).add(g.service_id);
   p.add(unix_of(g.time.from)).add(unix_of(g.time.until));
   p.add(unix_of(g.blocked.from)).add(unix_of(g.blocked.until));
-  return change(sql::kInsertSegment, p).i64(0, 0);
+  if (Id id = take_reserved(segment_ids_)) {
+    p.add(id);
+    // Right after its appointment's INSERT: one statement for both.
+    write(sql::kInsertSegmentWithId, std::move(p),
+          {&sql::kInsertAppointmentWithId, &sql::kInsertAppointmentAndSegment});
+    return id;
+  }
+  return write_returning(sql::kInsertSegment, p).i64(0, 0);
 }
 
 void PgTx::deactivate_segments(Id appointment_id) {
-  change(sql::kDeactivateSegments, Params().add(appointment_id));
+  write(sql::kDeactivateSegments, Params().add(appointment_id));
 }
 
 void PgTx::delete_segments(Id appointment_id) {
-  change(sql::kDeleteSegments, Params().add(appointment_id));
+  write(sql::kDeleteSegments, Params().add(appointment_id));
 }
 
 void PgTx::update_appointment(const Appointment& a) {
-  change(sql::kUpdateAppointment, Params()
-                                      .add(a.company_id)
-                                      .add(a.id)
-                                      .add(to_string(a.status))
-                                      .add(a.version)
-                                      .add(a.notes)
-                                      .add(unix_of(a.updated_at)));
+  write(sql::kUpdateAppointment, Params()
+                                     .add(a.company_id)
+                                     .add(a.id)
+                                     .add(to_string(a.status))
+                                     .add(a.version)
+                                     .add(a.notes)
+                                     .add(unix_of(a.updated_at)));
 }
 
 void PgTx::append_event(const Event& e) {
@@ -417,24 +547,26 @@ void PgTx::append_event(const Event& e) {
   else
     p.add_null();
   p.add(e.kind).add(e.payload).add(unix_of(e.created_at));
-  change(sql::kInsertEvent, p);
+  write(sql::kInsertEvent, p);
 }
 
 void PgTx::enqueue_sync(Id appointment_id, const std::string& action, std::int64_t version,
                         Instant now) {
-  change(sql::kInsertSyncJob,
-         Params().add(appointment_id).add(action).add(version).add(unix_of(now)));
+  // Right after the appointment's event (the use cases write both): one statement for both.
+  write(sql::kInsertSyncJob,
+        Params().add(appointment_id).add(action).add(version).add(unix_of(now)),
+        {&sql::kInsertEvent, &sql::kInsertEventAndSyncJob});
 }
 
 void PgTx::store_idempotency(Id company_id, const std::string& key, const StoredResponse& r,
                              Instant now) {
-  change(sql::kInsertIdempotency, Params()
-                                      .add(company_id)
-                                      .add(key)
-                                      .add(r.fingerprint)
-                                      .add(r.status)
-                                      .add(r.body)
-                                      .add(unix_of(now)));
+  write(sql::kInsertIdempotency, Params()
+                                     .add(company_id)
+                                     .add(key)
+                                     .add(r.fingerprint)
+                                     .add(r.status)
+                                     .add(r.body)
+                                     .add(unix_of(now)));
 }
 
 Id PgTx::insert_api_key(const ApiKey& k, const std::string& sha256_hex, Instant now) {
@@ -445,7 +577,7 @@ Id PgTx::insert_api_key(const ApiKey& k, const std::string& sha256_hex, Instant 
     p.add_null();
   p.add(k.name).add(sha256_hex).add(k.role == KeyRole::kPlatform ? "platform" : "company");
   p.add(unix_of(now));
-  return change(sql::kInsertApiKey, p).i64(0, 0);
+  return write_returning(sql::kInsertApiKey, p).i64(0, 0);
 }
 
 // --- scheduling ---
@@ -478,39 +610,50 @@ std::vector<StaffSchedule> PgTx::staff_schedules(Id company_id, std::span<const 
                                                  Interval window) {
   std::vector<StaffSchedule> out;
   if (staff_ids.empty()) return out;
-  {
-    auto r = read(sql::kScheduleStaff, Params().add(company_id).add_ids(ids_of(staff_ids)));
-    for (int i = 0; i < r.rows(); ++i) {
-      StaffSchedule st;
-      st.staff_id = r.i64(i, 0);
-      st.branch_id = r.i64(i, 1);
-      st.active = r.boolean(i, 2);
-      st.timezone = r.text(i, 3);
-      out.push_back(std::move(st));
-    }
+  auto r = read(sql::kSchedules, Params()
+                                     .add(company_id)
+                                     .add_ids(ids_of(staff_ids))
+                                     .add(unix_of(window.from))
+                                     .add(unix_of(window.until)));
+  // Staff rows first (ordered by id), then hours and time off into them; the statement leaves
+  // the order to us.
+  for (int i = 0; i < r.rows(); ++i) {
+    if (r.i64(i, 0) != 0) continue;
+    StaffSchedule st;
+    st.staff_id = r.i64(i, 1);
+    st.branch_id = r.i64(i, 2);
+    st.active = r.i64(i, 3) != 0;
+    st.timezone = r.text(i, 5);
+    out.push_back(std::move(st));
   }
-  if (out.empty()) return out;
-  // Only the ids found in the company go on to the next queries (I7).
-  std::vector<Id> ids;
-  for (const auto& st : out) ids.push_back(st.staff_id);
-  auto find = [&](Id id) -> StaffSchedule& {
-    return *std::lower_bound(out.begin(), out.end(), id,
-                             [](const StaffSchedule& a, Id b) { return a.staff_id < b; });
+  std::sort(out.begin(), out.end(),
+            [](const StaffSchedule& a, const StaffSchedule& b) { return a.staff_id < b.staff_id; });
+  auto find = [&](Id id) -> StaffSchedule* {
+    auto it = std::lower_bound(out.begin(), out.end(), id,
+                               [](const StaffSchedule& a, Id b) { return a.staff_id < b; });
+    return it != out.end() && it->staff_id == id ? &*it : nullptr;
   };
-  {
-    auto r = read(sql::kScheduleHours, Params().add_ids(ids));
-    for (int i = 0; i < r.rows(); ++i)
-      find(r.i64(i, 0))
-          .hours.push_back({static_cast<int>(r.i64(i, 1)), static_cast<int>(r.i64(i, 2)),
-                            static_cast<int>(r.i64(i, 3))});
+  for (int i = 0; i < r.rows(); ++i) {
+    const auto kind = r.i64(i, 0);
+    if (kind == 0) continue;
+    StaffSchedule* st = find(r.i64(i, 1));
+    if (!st) continue;
+    if (kind == 1)
+      st->hours.push_back({static_cast<int>(r.i64(i, 2)), static_cast<int>(r.i64(i, 3)),
+                           static_cast<int>(r.i64(i, 4))});
+    else
+      st->time_off.push_back({r.i64(i, 2),
+                              st->staff_id,
+                              {from_unix(r.i64(i, 3)), from_unix(r.i64(i, 4))},
+                              r.text(i, 5)});
   }
-  {
-    auto r = read(sql::kScheduleTimeOff,
-                  Params().add_ids(ids).add(unix_of(window.from)).add(unix_of(window.until)));
-    for (int i = 0; i < r.rows(); ++i) {
-      TimeOff t = read_time_off(r, i);
-      find(t.staff_id).time_off.push_back(std::move(t));
-    }
+  for (auto& st : out) {
+    std::sort(st.hours.begin(), st.hours.end(), [](const WorkingHours& a, const WorkingHours& b) {
+      return std::tie(a.weekday, a.start_minute) < std::tie(b.weekday, b.start_minute);
+    });
+    std::sort(st.time_off.begin(), st.time_off.end(), [](const TimeOff& a, const TimeOff& b) {
+      return std::tie(a.time.from, a.id) < std::tie(b.time.from, b.id);
+    });
   }
   return out;
 }
@@ -548,15 +691,15 @@ std::optional<Hold> PgTx::hold(Id company_id, Id id) {
 }
 
 void PgTx::update_company_settings(Id company_id, const SchedulingSettings& v) {
-  change(sql::kUpdateCompanySettings, Params()
-                                          .add(company_id)
-                                          .add(v.slot_step_minutes)
-                                          .add(v.min_notice_minutes)
-                                          .add(v.horizon_days));
+  write(sql::kUpdateCompanySettings, Params()
+                                         .add(company_id)
+                                         .add(v.slot_step_minutes)
+                                         .add(v.min_notice_minutes)
+                                         .add(v.horizon_days));
 }
 
 void PgTx::replace_working_hours(Id staff_id, const std::vector<WorkingHours>& hours) {
-  change(sql::kDeleteWorkingHours, Params().add(staff_id));
+  write(sql::kDeleteWorkingHours, Params().add(staff_id));
   if (hours.empty()) return;
   std::vector<Id> days, starts, ends;
   for (const auto& h : hours) {
@@ -564,21 +707,22 @@ void PgTx::replace_working_hours(Id staff_id, const std::vector<WorkingHours>& h
     starts.push_back(h.start_minute);
     ends.push_back(h.end_minute);
   }
-  change(sql::kInsertWorkingHours,
-         Params().add(staff_id).add_ids(days).add_ids(starts).add_ids(ends));
+  write(sql::kInsertWorkingHours,
+        Params().add(staff_id).add_ids(days).add_ids(starts).add_ids(ends));
 }
 
 Id PgTx::insert_time_off(const TimeOff& t) {
-  return change(sql::kInsertTimeOff, Params()
-                                         .add(t.staff_id)
-                                         .add(unix_of(t.time.from))
-                                         .add(unix_of(t.time.until))
-                                         .add(t.reason))
+  return write_returning(sql::kInsertTimeOff, Params()
+                                                  .add(t.staff_id)
+                                                  .add(unix_of(t.time.from))
+                                                  .add(unix_of(t.time.until))
+                                                  .add(t.reason))
       .i64(0, 0);
 }
 
 bool PgTx::delete_time_off(Id company_id, Id staff_id, Id id) {
-  return change(sql::kDeleteTimeOff, Params().add(company_id).add(staff_id).add(id)).affected() > 0;
+  return write_returning(sql::kDeleteTimeOff, Params().add(company_id).add(staff_id).add(id))
+             .affected() > 0;
 }
 
 Id PgTx::insert_hold(const Hold& h) {
@@ -587,16 +731,24 @@ Id PgTx::insert_hold(const Hold& h) {
   p.add(unix_of(h.time.from)).add(unix_of(h.time.until));
   p.add(unix_of(h.blocked.from)).add(unix_of(h.blocked.until));
   p.add(unix_of(h.expires_at)).add(h.owner);
-  return change(sql::kInsertHold, p).i64(0, 0);
+  return write_returning(sql::kInsertHold, p).i64(0, 0);
 }
 
 bool PgTx::delete_hold(Id company_id, Id id) {
-  return change(sql::kDeleteHold, Params().add(company_id).add(id)).affected() > 0;
+  return write_returning(sql::kDeleteHold, Params().add(company_id).add(id)).affected() > 0;
 }
 
 int PgTx::delete_expired_holds(Id staff_id, Instant now) {
-  return static_cast<int>(
-      change(sql::kDeleteExpiredHolds, Params().add(staff_id).add(unix_of(now))).affected());
+  // Done already under the lock, as of now or later: nobody else writes holds of a locked
+  // staff member, and this transaction writes only live ones.
+  if (writable_ && locked_.count(staff_id))
+    for (const auto& d : purge_log_)
+      if (d.staff_id == staff_id && d.at >= now) return 0;
+  const auto n = static_cast<int>(
+      write_returning(sql::kDeleteExpiredHolds, Params().add(staff_id).add(unix_of(now)))
+          .affected());
+  if (writable_ && locked_.count(staff_id)) purge_log_.push_back({staff_id, now});
+  return n;
 }
 
 }  // namespace appointd::store::postgres

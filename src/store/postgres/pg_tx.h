@@ -1,11 +1,22 @@
 #pragma once
 // ReadTx/WriteTx over one PostgreSQL connection. The caller (PgStore) owns the transaction
-// boundaries (BEGIN/COMMIT, retries); this class runs the named statements of sql.h.
-// Not thread-safe: one connection, one thread.
+// boundaries (BEGIN, retries) and ends a write with commit(); this class runs the named
+// statements of sql.h. Not thread-safe: one connection, one thread.
 //
-// Savepoints are lazy: savepoint() only records a level, and the SAVEPOINT is sent right
+// Round trips are the cost (DESIGN.md "The write path"), so statements travel in pipelines
+// (Connection::defer): a statement whose result the caller does not need (lock_staff, events,
+// outbox rows, updates, savepoint control, ...) is queued and sent with the next statement
+// that needs a result, or with COMMIT. Its error then surfaces there, as the same PgError.
+// Ids the caller needs back from an INSERT of an appointment or segment come from a small
+// reservation of sequence values, fetched in the round trip of an earlier statement once an
+// overlap check under the staff lock found the time free; such INSERTs are queued too.
+//
+// Savepoints are lazy: savepoint() only records a level, and the SAVEPOINT is queued right
 // before the first statement that changes data inside it. A level that wrote nothing is
-// released or rolled back without a round trip (its reads need no undo).
+// released or rolled back without a statement (its reads need no undo). A RELEASE still queued
+// at COMMIT is dropped (COMMIT ends the savepoints with the transaction).
+#include <map>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -78,23 +89,79 @@ class PgTx final : public WriteTx {
   // the store retries the write, whose overlap check then reports the conflict.
   Id insert_hold(const Hold& h) override;
   bool delete_hold(Id company_id, Id id) override;
+  // Deletes the expired holds of the staff member, unless this transaction already did so,
+  // under the staff lock, as of `now` or later (blocks() does it in its overlap check): then
+  // there are none, and it returns 0 without a statement.
   int delete_expired_holds(Id staff_id, Instant now) override;
 
+  // Sends what is queued with COMMIT, in one round trip. Throws PgError like any statement.
+  void commit();
+
  private:
-  // Runs a statement that reads only.
-  Result read(const Statement& s, const Params& p) { return c_.run(s, p); }
-  // Runs a statement that changes data: sends the pending SAVEPOINTs first.
-  Result change(const Statement& s, const Params& p);
+  // Runs a statement (with what is queued before it) and returns its rows.
+  Result read(const Statement& s, const Params& p);
+  // Queues a statement that changes data and whose rows are not needed, after the pending
+  // SAVEPOINTs. With a fusion: when the last queued statement is f.last, turns it into f.fused
+  // (both in one statement; s's parameters follow) instead.
+  struct Fusion {
+    const Statement* last;
+    const Statement* fused;
+  };
+  void write(const Statement& s, Params p, Fusion f = {});
+  // Runs a statement that changes data and returns its rows: sends what is queued, the pending
+  // SAVEPOINTs, the statement, and a reservation of ids when one is wanted.
+  Result write_returning(const Statement& s, const Params& p);
+  // Queues the SAVEPOINTs of the levels that have none yet.
+  void open_savepoints();
+  // Times the round trip that carries a queued lock_staff (the lock wait histogram).
+  template <class F>
+  auto timed(F&& f) -> decltype(f());
+  // Takes the lowest reserved id of `ids`, or 0 when none is left.
+  Id take_reserved(std::vector<Id>& ids);
+
+  struct Marks {  // lengths of the logs when a SAVEPOINT was queued
+    size_t locks;
+    size_t purges;
+  };
+  struct Purge {  // expired holds of staff_id deleted as of `at`, under its lock
+    Id staff_id;
+    Instant at;
+  };
 
   Connection& c_;
   bool writable_;
   obs::Histogram* lock_wait_;
   std::vector<bool> levels_;  // per open savepoint level: was SAVEPOINT sent?
   std::set<Id> locked_;       // staff rows locked by this transaction
-  // locked_ in the order taken, and per sent SAVEPOINT the length of that log when it was
-  // sent: ROLLBACK TO releases the row locks taken after it, so locked_ must forget them.
+  // locked_ in the order taken, the expired-hold deletions done, and per sent SAVEPOINT the
+  // length of those logs when it was sent: ROLLBACK TO releases the row locks taken after it
+  // and restores the holds deleted after it, so locked_ and purge_log_ must forget them.
   std::vector<Id> lock_log_;
-  std::vector<size_t> lock_marks_;
+  std::vector<Purge> purge_log_;
+  std::vector<Marks> marks_;
+  bool lock_unsent_ = false;  // a lock_staff is queued
+  // Ids reserved for INSERTs of this transaction, and how many an overlap check asked for.
+  std::vector<Id> appointment_ids_, segment_ids_;
+  bool want_appointment_id_ = false;
+  int want_segment_ids_ = 0;
+  // Read-ahead for blocks() of staff this transaction has not locked: the use cases list
+  // candidate staff (staff_for_service) and then probe them one by one with the same interval
+  // (alternatives). The first probe fetches all of them in one statement (kBlocksOf); each
+  // answer is handed out once, and any write or lock drops them. An unlocked probe is advisory
+  // (its staff can change right after the read), so an answer read a moment earlier in the same
+  // transaction is as good.
+  struct ReadAhead {
+    Interval blocked;
+    Id exclude = 0;
+    Instant now;
+    std::map<Id, std::vector<Block>> blocks;
+  };
+  std::vector<Id> candidates_;  // the last staff_for_service result
+  std::optional<ReadAhead> ahead_;
+  void forget_read_ahead() {
+    candidates_.clear();
+    ahead_.reset();
+  }
 };
 
 }  // namespace appointd::store::postgres

@@ -75,6 +75,9 @@ inline constexpr Statement kInsertStaffServices{
 // holds) takes this lock first, which serialises them per staff member (I1 across tables).
 inline constexpr Statement kLockStaff{
     "lock_staff", "SELECT id FROM staff WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE"};
+// The same for one staff member (most commands): no sort to set up.
+inline constexpr Statement kLockOneStaff{"lock_one_staff",
+                                         "SELECT id FROM staff WHERE id = $1 FOR UPDATE"};
 
 #define APPOINTD_CUSTOMER_COLS                                          \
   "SELECT id, company_id, phone, name, email, source, " APPOINTD_EPOCH( \
@@ -85,14 +88,24 @@ inline constexpr Statement kCustomerByPhone{
     "customer_by_phone",
     APPOINTD_CUSTOMER_COLS "WHERE company_id = $1 AND phone = $2 AND deleted_at IS NULL"};
 #undef APPOINTD_CUSTOMER_COLS
-// Atomic insert-if-absent against the partial unique index (I2): a row comes back only when it
-// was inserted. A concurrent insert of the same phone makes this wait for that transaction and
-// then do nothing; the following read (a new snapshot at READ COMMITTED) sees its row.
-inline constexpr Statement kInsertCustomer{
-    "insert_customer",
-    "INSERT INTO customers(company_id, phone, name, email, source, created_at) "
+// Atomic insert-if-absent against the partial unique index (I2), and the live row, in one
+// statement: column 7 says whether it was inserted. A concurrent insert of the same phone makes
+// the INSERT wait for that transaction and then do nothing. The second SELECT reads the
+// statement's snapshot: a concurrent insert that committed after it
+// (the INSERT waited for it, then did nothing) yields no row, and the caller reads again.
+inline constexpr Statement kUpsertCustomer{
+    "upsert_customer",
+    "WITH ins AS (INSERT INTO customers(company_id, phone, name, email, source, created_at) "
     "VALUES ($1, $2, $3, $4, $5, to_timestamp($6::bigint)) "
-    "ON CONFLICT (company_id, phone) WHERE deleted_at IS NULL DO NOTHING RETURNING id"};
+    "ON CONFLICT (company_id, phone) WHERE deleted_at IS NULL DO NOTHING "
+    "RETURNING id, company_id, phone, name, email, source, created_at) "
+    "SELECT id, company_id, phone, name, email, source, " APPOINTD_EPOCH(
+        "created_at") ", true FROM ins "
+                      "UNION ALL "
+                      "SELECT id, company_id, phone, name, email, source, " APPOINTD_EPOCH(
+                          "created_at") ", false FROM customers "
+                                        "WHERE company_id = $1 AND phone = $2 AND deleted_at IS "
+                                        "NULL AND NOT EXISTS (SELECT 1 FROM ins)"};
 inline constexpr Statement kFillCustomer{
     "fill_customer",
     "UPDATE customers SET name = CASE WHEN name = '' THEN $3 ELSE name END, "
@@ -120,7 +133,8 @@ inline constexpr Statement kAppointmentIds{
     "AND s.ends_at > to_timestamp($3::bigint))) "
     "AND ($5::text IS NULL OR a.status = $5) "
     "AND (a.status = 'cancelled' OR s.active) "
-    "ORDER BY a.id LIMIT $6"};
+    "ORDER BY a.id LIMIT $6",
+    true};
 inline constexpr Statement kInsertAppointment{
     "insert_appointment",
     "INSERT INTO appointments(company_id, branch_id, customer_id, status, version, source, notes, "
@@ -128,6 +142,25 @@ inline constexpr Statement kInsertAppointment{
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, to_timestamp($11::bigint), "
     "to_timestamp($12::bigint)) "
     "RETURNING id"};
+// The same with an id reserved by kReserveIds ($13).
+inline constexpr Statement kInsertAppointmentWithId{
+    "insert_appointment_id",
+    "INSERT INTO appointments(company_id, branch_id, customer_id, status, version, source, notes, "
+    "call_id, external_provider, external_id, created_at, updated_at, id) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, to_timestamp($11::bigint), "
+    "to_timestamp($12::bigint), $13)"};
+// kInsertAppointmentWithId ($1-$13) and its first kInsertSegmentWithId ($14-$22) as one
+// statement (PgTx fuses them when queued one after the other): one executor start less.
+inline constexpr Statement kInsertAppointmentAndSegment{
+    "insert_appointment_segment",
+    "WITH a AS (INSERT INTO appointments(company_id, branch_id, customer_id, status, version, "
+    "source, notes, call_id, external_provider, external_id, created_at, updated_at, id) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, to_timestamp($11::bigint), "
+    "to_timestamp($12::bigint), $13)) "
+    "INSERT INTO segments(appointment_id, company_id, staff_id, service_id, starts_at, ends_at, "
+    "blocked_from, blocked_until, active, id) VALUES ($14, $15, $16, $17, "
+    "to_timestamp($18::bigint), to_timestamp($19::bigint), to_timestamp($20::bigint), "
+    "to_timestamp($21::bigint), true, $22)"};
 inline constexpr Statement kUpdateAppointment{
     "update_appointment",
     "UPDATE appointments SET status = $3, version = $4, notes = $5, "
@@ -138,6 +171,18 @@ inline constexpr Statement kInsertSegment{
     "blocked_from, blocked_until, active) VALUES ($1, $2, $3, $4, to_timestamp($5::bigint), "
     "to_timestamp($6::bigint), to_timestamp($7::bigint), to_timestamp($8::bigint), true) RETURNING "
     "id"};
+inline constexpr Statement kInsertSegmentWithId{
+    "insert_segment_id",
+    "INSERT INTO segments(appointment_id, company_id, staff_id, service_id, starts_at, ends_at, "
+    "blocked_from, blocked_until, active, id) VALUES ($1, $2, $3, $4, to_timestamp($5::bigint), "
+    "to_timestamp($6::bigint), to_timestamp($7::bigint), to_timestamp($8::bigint), true, $9)"};
+// Ids for INSERTs to come, so that they need no RETURNING (and no round trip): $2 rows of
+// (appointment id when $1 else NULL, segment id), ascending. The caller takes the appointment
+// id of the first row only; unused ids are gaps, as after a rollback.
+inline constexpr Statement kReserveIds{
+    "reserve_ids",
+    "SELECT CASE WHEN $1::boolean THEN nextval('appointments_id_seq') END, "
+    "nextval('segments_id_seq') FROM generate_series(1, $2::int)"};
 inline constexpr Statement kDeleteSegments{"delete_segments",
                                            "DELETE FROM segments WHERE appointment_id = $1"};
 inline constexpr Statement kDeactivateSegments{
@@ -203,21 +248,26 @@ inline constexpr Statement kDeleteTimeOff{
     "delete_time_off",
     "DELETE FROM time_off WHERE id = $3 AND staff_id = $2 "
     "AND staff_id IN (SELECT id FROM staff WHERE company_id = $1)"};
-inline constexpr Statement kScheduleStaff{
-    "schedule_staff",
-    "SELECT s.id, s.branch_id, s.active, b.timezone FROM staff s "
+// What the slot computation needs of the staff members $2 in one statement (one round trip,
+// one executor start), each part kept to the company's staff ($1) by itself (I7). Rows (kind,
+// staff_id, n1, n2, n3, text), unordered:
+//   0: staff     branch_id, active (0/1), 0, branch timezone
+//   1: hours     weekday, start_minute, end_minute, NULL
+//   2: time off  id, starts_at, ends_at (Unix seconds), reason; overlapping [$3, $4)
+inline constexpr Statement kSchedules{
+    "schedules",
+    "SELECT 0, s.id, s.branch_id, s.active::int, 0, b.timezone FROM staff s "
     "JOIN branches b ON b.id = s.branch_id "
-    "WHERE s.company_id = $1 AND s.id = ANY($2::bigint[]) ORDER BY s.id"};
-inline constexpr Statement kScheduleHours{
-    "schedule_hours",
-    "SELECT staff_id, weekday, start_minute, end_minute FROM working_hours "
-    "WHERE staff_id = ANY($1::bigint[]) ORDER BY staff_id, weekday, start_minute"};
-inline constexpr Statement kScheduleTimeOff{
-    "schedule_time_off",
-    "SELECT " APPOINTD_TIME_OFF_COLS
-    " FROM time_off t WHERE t.staff_id = ANY($1::bigint[]) AND t.ends_at > "
-    "to_timestamp($2::bigint) "
-    "AND t.starts_at < to_timestamp($3::bigint) ORDER BY t.staff_id, t.starts_at"};
+    "WHERE s.company_id = $1 AND s.id = ANY($2::bigint[]) "
+    "UNION ALL "
+    "SELECT 1, w.staff_id, w.weekday, w.start_minute, w.end_minute, NULL FROM working_hours w "
+    "JOIN staff s ON s.id = w.staff_id WHERE s.company_id = $1 AND w.staff_id = ANY($2::bigint[]) "
+    "UNION ALL "
+    "SELECT 2, t.staff_id, t.id, " APPOINTD_EPOCH("t.starts_at") ", " APPOINTD_EPOCH(
+        "t.ends_at") ", t.reason FROM time_off t JOIN staff s ON s.id = t.staff_id "
+                     "WHERE s.company_id = $1 AND t.staff_id = ANY($2::bigint[]) "
+                     "AND t.ends_at > to_timestamp($3::bigint) "
+                     "AND t.starts_at < to_timestamp($4::bigint)"};
 #undef APPOINTD_TIME_OFF_COLS
 // kBlocks for several staff members ($1), ordered by staff, then start.
 inline constexpr Statement kBlocksOf{
@@ -254,6 +304,13 @@ inline constexpr Statement kInsertEvent{
     "insert_event",
     "INSERT INTO events(company_id, appointment_id, kind, payload, created_at) "
     "VALUES ($1, $2, $3, $4, to_timestamp($5::bigint))"};
+// kInsertEvent ($1-$5) and kInsertSyncJob ($6-$9) as one statement (fused like the above).
+inline constexpr Statement kInsertEventAndSyncJob{
+    "insert_event_sync_job",
+    "WITH e AS (INSERT INTO events(company_id, appointment_id, kind, payload, created_at) "
+    "VALUES ($1, $2, $3, $4, to_timestamp($5::bigint))) "
+    "INSERT INTO sync_jobs(appointment_id, action, version, state, next_attempt_at) "
+    "VALUES ($6, $7, $8, 'pending', to_timestamp($9::bigint))"};
 inline constexpr Statement kEvents{
     "events", "SELECT id, company_id, COALESCE(appointment_id, 0), kind, payload, " APPOINTD_EPOCH(
                   "created_at") " FROM events WHERE company_id = $1 AND appointment_id = $2 "

@@ -1,0 +1,313 @@
+// The PostgreSQL connection's pipelines and PgTx's queued statements, against a real server:
+// APPOINTD_PG_URL (set by scripts/pg_tmp.sh, as ./test.sh does); skipped without it.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "store/postgres/migrate.h"
+#include "store/postgres/pg.h"
+#include "store/postgres/pg_tx.h"
+#include "store/postgres/retry.h"
+
+using namespace appointd;
+using namespace appointd::store::postgres;
+
+namespace {
+
+constexpr Statement kInsertT{"t_insert", "INSERT INTO pipe_t(k) VALUES ($1::int)"};
+constexpr Statement kCountT{"t_count", "SELECT count(*) FROM pipe_t"};
+constexpr Statement kFail{"t_fail", "SELECT 1 / ($1::int - $1::int)"};  // 22012
+
+std::string base_url() {
+  const char* u = std::getenv("APPOINTD_PG_URL");
+  return u ? u : "";
+}
+
+// A database of its own per test binary run, with appointd's schema.
+std::string schema_url() {
+  static std::string url = [] {
+    const std::string base = base_url();
+    const std::string name = "appointd_unit_" + std::to_string(::getpid());
+    Connection admin(base, {});
+    admin.exec(("DROP DATABASE IF EXISTS " + name).c_str());
+    admin.exec(("CREATE DATABASE " + name).c_str());
+    // The URL names the database as its path: postgresql://user@/DB?host=...
+    std::string u = base;
+    auto q = u.find('?');
+    auto slash = u.rfind('/', q);
+    u = u.substr(0, slash + 1) + name + (q == std::string::npos ? "" : u.substr(q));
+    Connection c(u, {"SET TIME ZONE 'UTC'"});
+    apply_migrations(c);
+    return u;
+  }();
+  return url;
+}
+
+class PgPipeline : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (base_url().empty()) GTEST_SKIP() << "no APPOINTD_PG_URL";
+    c_ = std::make_unique<Connection>(base_url(), std::vector<std::string>{});
+    c_->exec("CREATE TEMP TABLE pipe_t (k int PRIMARY KEY)");
+  }
+  long count() { return static_cast<long>(c_->run(kCountT).i64(0, 0)); }
+  std::unique_ptr<Connection> c_;
+};
+
+TEST_F(PgPipeline, QueuedStatementsTravelWithTheNextResult) {
+  c_->defer("BEGIN");
+  c_->defer(kInsertT, Params().add(1));
+  c_->defer(kInsertT, Params().add(2));
+  EXPECT_EQ(c_->queued(), 3u);
+  EXPECT_EQ(count(), 2);  // one round trip: BEGIN, both inserts, the count
+  EXPECT_EQ(c_->queued(), 0u);
+  EXPECT_TRUE(c_->in_transaction());
+  c_->commit();
+  EXPECT_FALSE(c_->in_transaction());
+  EXPECT_EQ(count(), 2);
+}
+
+TEST_F(PgPipeline, ErrorOfAQueuedStatementSurfacesWithItsSqlstateAndName) {
+  c_->defer("BEGIN");
+  c_->defer(kInsertT, Params().add(1));
+  c_->defer(kInsertT, Params().add(1));  // 23505
+  c_->defer(kInsertT, Params().add(3));  // skipped
+  try {
+    c_->run(kCountT);
+    FAIL() << "no error";
+  } catch (const PgError& e) {
+    EXPECT_EQ(e.sqlstate(), "23505");
+    EXPECT_EQ(e.constraint(), "pipe_t_pkey");
+    EXPECT_NE(std::string(e.what()).find("t_insert"), std::string::npos) << e.what();
+    EXPECT_FALSE(e.connection_lost());
+  }
+  EXPECT_TRUE(c_->ok());
+  EXPECT_TRUE(c_->in_transaction());  // aborted, not ended
+  c_->rollback_quietly();
+  EXPECT_FALSE(c_->in_transaction());
+  EXPECT_EQ(count(), 0);
+}
+
+TEST_F(PgPipeline, AFailureBeforeCommitMeansCommitDidNotRun) {
+  c_->defer("BEGIN");
+  c_->defer(kInsertT, Params().add(1));
+  c_->defer(kFail, Params().add(7));
+  try {
+    c_->commit();
+    FAIL() << "no error";
+  } catch (const PgError& e) {
+    EXPECT_EQ(e.sqlstate(), "22012");
+    EXPECT_NE(std::string(e.what()).find("t_fail"), std::string::npos) << e.what();
+  }
+  c_->rollback_quietly();
+  EXPECT_EQ(count(), 0);
+  // The connection is fine afterwards, and the statement that failed is still usable.
+  c_->defer(kInsertT, Params().add(5));
+  c_->flush();
+  EXPECT_EQ(count(), 1);
+  EXPECT_THROW(c_->run(kFail, Params().add(1)), PgError);
+  EXPECT_EQ(count(), 1);
+}
+
+TEST_F(PgPipeline, StatementsPreparedInAnAbortedPipelineArePreparedAgain) {
+  constexpr Statement kLate{"t_late", "SELECT $1::int + 1"};
+  c_->defer(kFail, Params().add(1));
+  EXPECT_THROW(c_->run(kLate, Params().add(1)), PgError);  // its Parse was skipped
+  EXPECT_EQ(c_->run(kLate, Params().add(1)).i64(0, 0), 2);
+  // Twice in one pipeline: one Parse.
+  c_->defer(kInsertT, Params().add(8));
+  c_->defer(kInsertT, Params().add(9));
+  EXPECT_EQ(count(), 2);
+}
+
+TEST_F(PgPipeline, ElidableReleaseIsDroppedAtCommitAndRollbackToUndoes) {
+  c_->defer("BEGIN");
+  c_->defer("SAVEPOINT sp1");
+  c_->defer(kInsertT, Params().add(1));
+  c_->defer("ROLLBACK TO sp1");
+  c_->defer("RELEASE sp1", true);
+  c_->defer("SAVEPOINT sp1");
+  c_->defer(kInsertT, Params().add(2));
+  c_->defer("RELEASE sp1", true);
+  c_->commit();
+  EXPECT_EQ(count(), 1);
+  EXPECT_EQ(c_->run(Statement{"t_k", "SELECT k FROM pipe_t"}).i64(0, 0), 2);
+}
+
+TEST_F(PgPipeline, ErrorsKeepTheRetryRules) {
+  // A deadlock-like error of a queued statement (raised here) is retryable, whether or not the
+  // round trip carried COMMIT: COMMIT did not run.
+  constexpr Statement kRaise{"t_raise",
+                             "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40P01'; END $$"};
+  c_->defer("BEGIN");
+  c_->defer(kRaise, Params());
+  try {
+    c_->commit();
+    FAIL();
+  } catch (const PgError& e) {
+    EXPECT_EQ(e.sqlstate(), "40P01");
+    EXPECT_TRUE(retryable(e, true));
+  }
+  c_->rollback_quietly();
+}
+
+// PgTx over the schema: queued writes, reserved ids, savepoints and their lock bookkeeping.
+class PgTxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (base_url().empty()) GTEST_SKIP() << "no APPOINTD_PG_URL";
+    c_ =
+        std::make_unique<Connection>(schema_url(), std::vector<std::string>{"SET TIME ZONE 'UTC'"});
+    c_->defer("BEGIN");
+    PgTx tx(*c_, true);
+    company_ = tx.insert_company({0, "Co", "Europe/Berlin", "DE", now_, {}});
+    branch_ = tx.insert_branch({0, company_, "B", "Europe/Berlin", "", now_});
+    service_ = tx.insert_service({0, company_, "Cut", 30, 0, 0, now_});
+    Staff st;
+    st.company_id = company_;
+    st.branch_id = branch_;
+    st.name = "S";
+    st.service_ids = {service_};
+    st.created_at = now_;
+    staff_ = tx.insert_staff(st);
+    customer_ = tx.upsert_customer({0, company_, "+49301111111", "C", "", "api", now_}).customer.id;
+    tx.commit();
+  }
+
+  Id book(PgTx& tx, Instant from) {
+    Appointment a;
+    a.company_id = company_;
+    a.branch_id = branch_;
+    a.customer_id = customer_;
+    a.version = 1;
+    a.source = "api";
+    a.created_at = a.updated_at = now_;
+    a.id = tx.insert_appointment(a);
+    Segment s;
+    s.appointment_id = a.id;
+    s.staff_id = staff_;
+    s.service_id = service_;
+    s.time = s.blocked = {from, from + std::chrono::minutes(30)};
+    s.id = tx.insert_segment(company_, s);
+    EXPECT_GT(s.id, 0);
+    return a.id;
+  }
+
+  Instant now_ = from_unix(1893456000);
+  std::unique_ptr<Connection> c_;
+  Id company_ = 0, branch_ = 0, service_ = 0, staff_ = 0, customer_ = 0;
+};
+
+TEST_F(PgTxTest, FreeCheckReservesIdsAndTheInsertsNeedNoRoundTrip) {
+  const Instant t = now_ + std::chrono::hours(24);
+  c_->defer("BEGIN");
+  PgTx tx(*c_, true);
+  Id ids[] = {staff_};
+  tx.lock_staff(ids);
+  EXPECT_TRUE(tx.blocks(staff_, {t, t + std::chrono::minutes(30)}, 0, now_).empty());
+  auto cu = tx.upsert_customer({0, company_, "+49301111111", "", "", "api", now_});
+  EXPECT_FALSE(cu.created);
+  EXPECT_EQ(cu.customer.id, customer_);
+  EXPECT_EQ(tx.delete_expired_holds(staff_, now_), 0);  // done by blocks() already
+  const size_t before = c_->queued();
+  Id id = book(tx, t);
+  EXPECT_EQ(c_->queued(), before + 1);  // both INSERTs queued as one statement, ids known
+  tx.commit();
+  PgTx rd(*c_, false);
+  auto a = rd.appointment(company_, id);
+  ASSERT_TRUE(a);
+  ASSERT_EQ(a->segments.size(), 1u);
+  EXPECT_EQ(a->segments[0].time.from, t);
+}
+
+TEST_F(PgTxTest, OverlapOfAQueuedSegmentSurfacesAsExclusionViolation) {
+  const Instant t = now_ + std::chrono::hours(48);
+  {
+    c_->defer("BEGIN");
+    PgTx tx(*c_, true);
+    book(tx, t);
+    tx.commit();
+  }
+  c_->defer("BEGIN");
+  PgTx tx(*c_, true);
+  // A free check elsewhere reserves ids (in the upsert's round trip); the overlapping INSERTs
+  // below are then queued, and the constraint's error comes with COMMIT.
+  Id ids[] = {staff_};
+  tx.lock_staff(ids);
+  const Instant free = t + std::chrono::hours(5);
+  EXPECT_TRUE(tx.blocks(staff_, {free, free + std::chrono::minutes(30)}, 0, now_).empty());
+  tx.upsert_customer({0, company_, "+49301111111", "", "", "api", now_});
+  const size_t before = c_->queued();
+  book(tx, t + std::chrono::minutes(15));
+  EXPECT_EQ(c_->queued(), before + 1);
+  try {
+    tx.commit();
+    FAIL() << "committed an overlap";
+  } catch (const PgError& e) {
+    EXPECT_EQ(e.sqlstate(), "23P01");
+    EXPECT_TRUE(retryable(e, true));
+  }
+  c_->rollback_quietly();
+  EXPECT_FALSE(c_->in_transaction());
+}
+
+TEST_F(PgTxTest, EventAndOutboxRowFuseButNotAcrossASavepoint) {
+  c_->defer("BEGIN");
+  PgTx tx(*c_, true);
+  tx.append_event({0, company_, 0, "x", "{}", now_});
+  const size_t before = c_->queued();
+  tx.savepoint();
+  tx.append_event({0, company_, 0, "y", "{}", now_});
+  EXPECT_EQ(c_->queued(), before + 2);  // SAVEPOINT, event
+  tx.release_savepoint();
+  Id a = book(tx, now_ + std::chrono::hours(200));  // RETURNING: no ids reserved
+  const size_t mid = c_->queued();
+  tx.append_event({0, company_, a, "appointment.booked", "{}", now_});
+  tx.enqueue_sync(a, "create", 1, now_);
+  EXPECT_EQ(c_->queued(), mid + 1);
+  tx.commit();
+  PgTx rd(*c_, false);
+  EXPECT_EQ(rd.events(company_, a).size(), 1u);
+}
+
+TEST_F(PgTxTest, SavepointRollbackUndoesQueuedWritesAndForgetsLocksAndPurges) {
+  const Instant t = now_ + std::chrono::hours(72);
+  c_->defer("BEGIN");
+  PgTx tx(*c_, true);
+  tx.savepoint();
+  Id ids[] = {staff_};
+  tx.lock_staff(ids);
+  EXPECT_TRUE(tx.blocks(staff_, {t, t + std::chrono::minutes(30)}, 0, now_).empty());
+  Id undone = book(tx, t);
+  tx.rollback_savepoint();
+  // The lock was taken before the level wrote (its SAVEPOINT came later): it stays.
+  tx.savepoint();
+  tx.append_event({0, company_, 0, "x", "{}", now_});
+  tx.lock_staff(ids);  // still held: no statement
+  tx.release_savepoint();
+  tx.commit();
+  PgTx rd(*c_, false);
+  EXPECT_FALSE(rd.appointment(company_, undone));
+  EXPECT_TRUE(rd.blocks(staff_, {t, t + std::chrono::minutes(30)}, 0, now_).empty());
+}
+
+TEST_F(PgTxTest, LockTakenInsideARolledBackSavepointIsTakenAgain) {
+  c_->defer("BEGIN");
+  PgTx tx(*c_, true);
+  tx.savepoint();
+  tx.append_event({0, company_, 0, "x", "{}", now_});  // the SAVEPOINT goes first
+  Id ids[] = {staff_};
+  tx.lock_staff(ids);
+  c_->flush();
+  tx.rollback_savepoint();  // releases the row lock
+  const size_t before = c_->queued();
+  tx.lock_staff(ids);
+  EXPECT_EQ(c_->queued(), before + 1);  // queued again
+  // And an expired-hold deletion logged inside the rolled-back level is forgotten too.
+  tx.commit();
+}
+
+}  // namespace
