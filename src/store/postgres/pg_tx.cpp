@@ -207,6 +207,12 @@ std::vector<Branch> PgTx::branches(Id company_id) {
 }
 
 std::optional<Service> PgTx::service(Id company_id, Id id) {
+  if (auto it = services_ahead_.find(id);
+      it != services_ahead_.end() && it->second.company_id == company_id) {
+    Service out = std::move(it->second);
+    services_ahead_.erase(it);
+    return out;
+  }
   auto r = read(sql::kService, Params().add(company_id).add(id));
   if (!r.rows()) return std::nullopt;
   return read_service(r, 0);
@@ -220,9 +226,23 @@ std::vector<Service> PgTx::services(Id company_id) {
 }
 
 std::optional<Staff> PgTx::staff(Id company_id, Id id) {
-  auto r = read(sql::kStaff, Params().add(company_id).add(id));
-  if (!r.rows()) return std::nullopt;
-  return read_staff(r, 0);
+  if (!writable_) {
+    auto r = read(sql::kStaff, Params().add(company_id).add(id));
+    if (!r.rows()) return std::nullopt;
+    return read_staff(r, 0);
+  }
+  // In a write, the staff member's services come along (read-ahead for service()).
+  std::pair<const Statement*, Params> batch[] = {
+      {&sql::kStaff, Params().add(company_id).add(id)},
+      {&sql::kServicesOfStaff, Params().add(company_id).add(id)}};
+  auto rs = timed([&] { return c_.run_all(batch); });
+  services_ahead_.clear();
+  for (int i = 0; i < rs[1].rows(); ++i) {
+    Service sv = read_service(rs[1], i);
+    services_ahead_.emplace(sv.id, std::move(sv));
+  }
+  if (!rs[0].rows()) return std::nullopt;
+  return read_staff(rs[0], 0);
 }
 
 std::vector<Staff> PgTx::staff_list(Id company_id) {

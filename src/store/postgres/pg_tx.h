@@ -158,9 +158,14 @@ class PgTx final : public WriteTx {
   };
   std::vector<Id> candidates_;  // the last staff_for_service result
   std::optional<ReadAhead> ahead_;
+  // Read-ahead for service(): the services of the staff member a write just read (plan()
+  // reads a staff member, then the service it is to perform); each handed out once, dropped by
+  // any write. Catalog rows read a moment earlier in the same transaction are as good.
+  std::map<Id, Service> services_ahead_;
   void forget_read_ahead() {
     candidates_.clear();
     ahead_.reset();
+    services_ahead_.clear();
   }
 };
 
