@@ -233,6 +233,9 @@ std::vector<Result> Connection::send_queue() {
     fail(nullptr, "sync");
   }
   if (error) fail(error, error_what);
+  // Every wanted statement answered with rows (the callers index them).
+  const auto wanted = std::count_if(q.begin(), q.end(), [](const Item& i) { return i.want; });
+  if (out.size() != static_cast<size_t>(wanted)) broken("pipeline");
   return out;
 }
 
