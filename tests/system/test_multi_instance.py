@@ -176,6 +176,43 @@ class TwoInstances(ServerTestCase):
         self.assertEqual(len(ids), 1, "one key, one outcome (I4)")
         self.assertEqual(len(self.co.appointments(staff_id=st["id"], status="booked")), 1)
 
+    def test_concurrent_changes_of_one_appointment(self):
+        # Reschedules and cancels of one appointment on both instances at once. With
+        # expected_version exactly one change wins and the rest get 412; without it every
+        # change applies in turn, so the version counts them all (no lost update), and a
+        # cancelled appointment never comes back to life with active segments.
+        st = self.co.staff(self.br, [self.svc])
+        cust = self.co.customer(phone(6))
+        n = 16
+
+        def change(appt_id, i, expected):
+            body = {} if expected is None else {"expected_version": expected}
+            path = f"/v1/appointments/{appt_id}"
+            if i % 4 == 3:
+                return self.api(i).post(path + "/cancel", body)
+            body["start"] = iso(at(12 + i, day=3))
+            return self.api(i).post(path + "/reschedule", body)
+
+        appt = self.co.book([self.co.seg(st, self.svc, at(10, day=3))], customer_id=cust["id"])
+        replies = run_concurrently(n, lambda i: change(appt["id"], i, 1), timeout=TIMEOUT)
+        statuses = Counter(r.status for r in replies)
+        self.assertEqual(statuses, {200: 1, 412: n - 1}, [r.body for r in replies][:3])
+        final = self.co.appointment(appt["id"])
+        self.assertEqual(final["version"], 2)
+
+        appt = self.co.book([self.co.seg(st, self.svc, at(10, day=4))], customer_id=cust["id"])
+        replies = run_concurrently(n, lambda i: change(appt["id"], i, None), timeout=TIMEOUT)
+        ok = sum(1 for r in replies if r.status == 200)
+        odd = [r for r in replies if r.status not in (200, 409)]
+        self.assertEqual(odd, [], Counter(r.status for r in replies))
+        final = self.co.appointment(appt["id"])
+        self.assertEqual(final["version"], 1 + ok, "every applied change counted once")
+        if final["status"] == "cancelled":
+            self.assertTrue(all(not s.get("active", False) for s in final.get("segments", [])
+                                if "active" in s), final)
+            booked = self.co.appointments(staff_id=st["id"], status="booked")
+            self.assertNotIn(appt["id"], [a["id"] for a in booked])
+
     def test_write_bypassing_the_lock_is_a_conflict_not_a_500(self):
         # A transaction that inserts a segment without taking the staff lock (as a buggy or
         # foreign writer would) and commits while our booking of the same time is inserting:

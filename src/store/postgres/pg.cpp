@@ -170,12 +170,7 @@ std::vector<Result> Connection::send_queue() {
   };
   if (PQenterPipelineMode(c_) != 1) broken("pipeline");
   for (const auto& it : q) {
-    if (it.st && it.st->custom_plan) {
-      auto ptrs = it.params.pointers();
-      if (!PQsendQueryParams(c_, it.st->sql, it.params.size(), nullptr, ptrs.data(), nullptr,
-                             nullptr, 0))
-        broken(it.st->name);
-    } else if (it.st) {
+    if (it.st) {
       const char* name = it.st->name;
       if (!prepared_.count(name) &&
           std::find(preparing.begin(), preparing.end(), name) == preparing.end()) {
@@ -197,6 +192,9 @@ std::vector<Result> Connection::send_queue() {
   // the sync. The first error is kept and thrown once the pipeline is drained.
   PGresult* error = nullptr;
   const char* error_what = "";
+  // A statement answered after the first error means the server did not skip it: the error was
+  // the client's (libpq), and what followed it, COMMIT included, may have run.
+  bool went_on = false;
   for (const auto& s : sent) {
     const char* what = s.item->st ? s.item->st->name : s.item->text;
     PGresult* r = PQgetResult(c_);
@@ -206,6 +204,7 @@ std::vector<Result> Connection::send_queue() {
     }
     const auto st = PQresultStatus(r);
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+      went_on |= error != nullptr;
       if (s.prepare)
         prepared_.insert(what);
       else if (s.item->want && !error)
@@ -231,6 +230,13 @@ std::vector<Result> Connection::send_queue() {
     lost_ = true;
     if (error) fail(error, error_what);
     fail(nullptr, "sync");
+  }
+  if (error && went_on) {
+    // Report it as a lost session: not retried when COMMIT travelled in this round trip (the
+    // outcome is unknown), retried otherwise (the server rolls the open transaction back when
+    // the session closes).
+    PQclear(error);
+    broken(error_what);
   }
   if (error) fail(error, error_what);
   // Every wanted statement answered with rows (the callers index them).

@@ -20,13 +20,11 @@ namespace appointd::store::postgres {
 
 // A statement with a stable name (the key of the server-side prepared statement). Every SQL
 // text of the backend is one of these constants in sql.h; input is always a parameter.
-// custom_plan: planned with its parameters at every execution (sent unnamed) instead of once per
-// connection: for statements whose best plan depends on which optional filters are set, since
-// the sessions force generic plans (pg_store.cpp).
+// Sessions force generic plans (pg_store.cpp): a statement's plan must not depend on which
+// optional parameters are NULL for an index to be used (split such statements instead).
 struct Statement {
   const char* name;
   const char* sql;
-  bool custom_plan = false;
 };
 
 // A failed statement or connection. sqlstate() is empty when the server sent none (e.g. the

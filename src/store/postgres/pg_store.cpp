@@ -33,8 +33,8 @@ std::vector<std::string> session_setup(const Options& o) {
           "SET TIME ZONE 'UTC'",
           // Every statement is prepared once per connection; planning it again at each run
           // (what `auto` does for a statement whose generic plan looks costlier, e.g. with
-          // arrays or time ranges) was a tenth of the server's CPU per booking. Statements whose
-          // plan depends on which optional filters are set say custom_plan (sql.h).
+          // arrays or time ranges) was a tenth of the server's CPU per booking. A statement
+          // whose best plan depends on which optional filters are set is split instead (sql.h).
           "SET plan_cache_mode = force_generic_plan"};
 }
 

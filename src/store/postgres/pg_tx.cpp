@@ -276,8 +276,11 @@ std::optional<Customer> PgTx::customer_by_phone(Id company_id, const std::string
 
 std::optional<Appointment> PgTx::appointment(Id company_id, Id id) {
   // Both in one round trip; the segments count only when the appointment is the company's.
+  // A write locks the row first (a change of the appointment follows): the segments are read
+  // after the lock, so they are those of the last committed change.
   std::pair<const Statement*, Params> batch[] = {
-      {&sql::kAppointment, Params().add(company_id).add(id)},
+      {writable_ ? &sql::kAppointmentForUpdate : &sql::kAppointment,
+       Params().add(company_id).add(id)},
       {&sql::kSegmentsOf, Params().add(id)}};
   auto rs = timed([&] { return c_.run_all(batch); });
   if (!rs[0].rows()) return std::nullopt;
@@ -301,7 +304,7 @@ std::vector<Appointment> PgTx::appointments(Id company_id, const AppointmentFilt
   p.add(f.limit);
   std::vector<Id> ids;
   {
-    auto r = read(sql::kAppointmentIds, p);
+    auto r = read(f.staff_id ? sql::kAppointmentIdsOfStaff : sql::kAppointmentIdsOfCompany, p);
     for (int i = 0; i < r.rows(); ++i) ids.push_back(r.i64(i, 0));
   }
   std::vector<Appointment> out;

@@ -126,23 +126,41 @@ inline constexpr Statement kAppointment{
     "COALESCE(call_id, ''), COALESCE(external_provider, ''), COALESCE(external_id, ''), " APPOINTD_EPOCH(
         "created_at") ", " APPOINTD_EPOCH("updated_at") " FROM appointments "
                                                         "WHERE company_id = $1 AND id = $2"};
+// In a write: the row locked, so concurrent changes of one appointment (on any instance) take
+// turns and each reads the version and segments the previous one committed.
+inline constexpr Statement kAppointmentForUpdate{
+    "appointment_for_update",
+    "SELECT id, company_id, branch_id, customer_id, status, version, source, notes, "
+    "COALESCE(call_id, ''), COALESCE(external_provider, ''), COALESCE(external_id, ''), " APPOINTD_EPOCH(
+        "created_at") ", " APPOINTD_EPOCH("updated_at") " FROM appointments "
+                                                        "WHERE company_id = $1 AND id = $2 FOR UPDATE"};
 inline constexpr Statement kSegmentsOf{
     "segments_of",
     "SELECT id, appointment_id, staff_id, service_id, " APPOINTD_EPOCH(
         "starts_at") ", " APPOINTD_EPOCH("ends_at") ", " APPOINTD_EPOCH("blocked_from") ", " APPOINTD_EPOCH("blocked_until") ", "
                                                                                                                            "active FROM segments WHERE appointment_id = $1 ORDER BY starts_at, id"};
 // Appointments of a company with a segment matching the filter (NULL parameters match all).
-inline constexpr Statement kAppointmentIds{
-    "appointment_ids",
+// Two statements rather than one with an optional staff filter: sessions force generic plans
+// (pg_store.cpp), and a generic plan of `$2 IS NULL OR s.staff_id = $2` cannot use the staff
+// index. One staff member's (the segments' staff index), and the whole company's.
+inline constexpr Statement kAppointmentIdsOfStaff{
+    "appointment_ids_of_staff",
     "SELECT DISTINCT a.id FROM appointments a JOIN segments s ON s.appointment_id = a.id "
-    "WHERE a.company_id = $1 "
-    "AND ($2::bigint IS NULL OR s.staff_id = $2) "
+    "WHERE a.company_id = $1 AND s.staff_id = $2 "
     "AND ($3::bigint IS NULL OR (s.starts_at < to_timestamp($4::bigint) "
     "AND s.ends_at > to_timestamp($3::bigint))) "
     "AND ($5::text IS NULL OR a.status = $5) "
     "AND (a.status = 'cancelled' OR s.active) "
-    "ORDER BY a.id LIMIT $6",
-    true};
+    "ORDER BY a.id LIMIT $6"};
+inline constexpr Statement kAppointmentIdsOfCompany{
+    "appointment_ids_of_company",
+    "SELECT DISTINCT a.id FROM appointments a JOIN segments s ON s.appointment_id = a.id "
+    "WHERE a.company_id = $1 AND $2::bigint IS NULL "
+    "AND ($3::bigint IS NULL OR (s.starts_at < to_timestamp($4::bigint) "
+    "AND s.ends_at > to_timestamp($3::bigint))) "
+    "AND ($5::text IS NULL OR a.status = $5) "
+    "AND (a.status = 'cancelled' OR s.active) "
+    "ORDER BY a.id LIMIT $6"};
 inline constexpr Statement kInsertAppointment{
     "insert_appointment",
     "INSERT INTO appointments(company_id, branch_id, customer_id, status, version, source, notes, "
