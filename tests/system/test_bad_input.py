@@ -300,7 +300,15 @@ class ConnectionCapTest(ServerTestCase):
         finally:
             for s in idle:
                 s.close()
-        time.sleep(0.3)  # let the server see them closed
+        # The server frees the slots once it sees the closes; under a loaded, sanitized build
+        # that can take longer than any fixed sleep, so wait for it (bounded).
+        deadline = time.monotonic() + 10
+        while True:
+            r = raw_exchange(self.server.port, [f"GET /healthz HTTP/1.1\r\nHost: {HOST}\r\n\r\n"
+                                                .encode()])
+            if r.status == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         self.assertHealthy()
 
 
