@@ -52,7 +52,7 @@ const BlockIndex::Staff& BlockIndex::load(Id staff_id, Instant lo, std::vector<E
 }
 
 void BlockIndex::added(Id staff_id, const Entry& e) {
-  written(staff_id);
+  log_.note(staff_id);
   auto it = staff_.find(staff_id);
   if (it == staff_.end()) return;
   size_t before = it->second.rows_.size();
@@ -61,7 +61,7 @@ void BlockIndex::added(Id staff_id, const Entry& e) {
 }
 
 void BlockIndex::forget(Id staff_id) {
-  written(staff_id);
+  log_.note(staff_id);
   drop(staff_id);
 }
 
@@ -77,40 +77,30 @@ void BlockIndex::clear() {
   rows_ = 0;
 }
 
-void BlockIndex::written(Id staff_id) {
-  if (!levels_.empty()) levels_.back().insert(staff_id);
-}
-
 void BlockIndex::begin() {
-  levels_.clear();
-  levels_.emplace_back();
+  log_.begin();
 }
 
 void BlockIndex::committed() {
-  levels_.clear();
+  log_.clear();
 }
 
 void BlockIndex::aborted() {
   // A failed batch is rare and may have left the connection in any state: start over.
   clear();
-  levels_.clear();
+  log_.clear();
 }
 
 void BlockIndex::savepoint() {
-  levels_.emplace_back();
+  log_.push();
 }
 
 void BlockIndex::release() {
-  if (levels_.size() < 2) return;
-  auto top = std::move(levels_.back());
-  levels_.pop_back();
-  levels_.back().merge(top);
+  log_.release();
 }
 
 void BlockIndex::rollback() {
-  if (levels_.empty()) return;
-  for (Id id : levels_.back()) drop(id);
-  levels_.pop_back();
+  for (Id id : log_.pop()) drop(id);
 }
 
 }  // namespace appointd::store::sqlite

@@ -19,10 +19,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "domain/model.h"
+#include "store/sqlite/level_log.h"
 
 namespace appointd::store::sqlite {
 
@@ -81,14 +81,13 @@ class BlockIndex {
   std::int64_t loads() const { return loads_; }  // staff members read from SQL so far
 
  private:
-  void written(Id staff_id);
   void drop(Id staff_id);
 
   size_t max_rows_;
   size_t rows_ = 0;
   std::int64_t loads_ = 0;
   std::unordered_map<Id, Staff> staff_;
-  std::vector<std::unordered_set<Id>> levels_;  // staff written in each open level
+  LevelLog<Id> log_;  // staff written in each open level
 };
 
 }  // namespace appointd::store::sqlite

@@ -4,7 +4,7 @@ namespace appointd::store::sqlite {
 
 void CatalogCache::changed() {
   clear();
-  if (!levels_.empty()) levels_.back() = true;
+  log_.note(true);
 }
 
 void CatalogCache::clear() {
@@ -17,33 +17,28 @@ void CatalogCache::clear() {
 }
 
 void CatalogCache::begin() {
-  levels_.assign(1, false);
+  log_.begin();
 }
 
 void CatalogCache::committed() {
-  levels_.clear();
+  log_.clear();
 }
 
 void CatalogCache::aborted() {
   clear();
-  levels_.clear();
+  log_.clear();
 }
 
 void CatalogCache::savepoint() {
-  levels_.push_back(false);
+  log_.push();
 }
 
 void CatalogCache::release() {
-  if (levels_.size() < 2) return;
-  const bool wrote = levels_.back();
-  levels_.pop_back();
-  if (wrote) levels_.back() = true;
+  log_.release();
 }
 
 void CatalogCache::rollback() {
-  if (levels_.empty()) return;
-  if (levels_.back()) clear();
-  levels_.pop_back();
+  if (!log_.pop().empty()) clear();
 }
 
 }  // namespace appointd::store::sqlite

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "domain/model.h"
+#include "store/sqlite/level_log.h"
 #include "store/tx.h"
 
 namespace appointd::store::sqlite {
@@ -54,7 +55,7 @@ class CatalogCache {
  private:
   static constexpr size_t kMaxEntries = 200'000;
   size_t entries_ = 0;
-  std::vector<bool> levels_;  // whether each open level wrote a cached table
+  LevelLog<bool> log_;  // whether each open level wrote a cached table
 };
 
 }  // namespace appointd::store::sqlite

@@ -12,11 +12,10 @@
 #include "domain/time.h"
 #include "obs/log.h"
 #include "store/migrations.h"
-#include "store/sqlite/block_index.h"
-#include "store/sqlite/catalog_cache.h"
 #include "store/sqlite/db.h"
 #include "store/sqlite/sql.h"
 #include "store/sqlite/sqlite_tx.h"
+#include "store/sqlite/writer_cache.h"
 
 namespace appointd::store::sqlite {
 namespace {
@@ -239,14 +238,12 @@ class SqliteStore final : public Store {
       writer_->exec("BEGIN IMMEDIATE");
       // Another process committed since our last batch: the block index may be stale.
       if (auto v = data_version(); v != data_version_) {
-        index_.clear();
-        catalog_.clear();
+        cache_.clear();
         data_version_ = v;
       }
-      index_.begin();
-      catalog_.begin();
+      cache_.begin();
       for (size_t i = 0; i < batch.size(); ++i) {
-        SqliteTx tx(*writer_, &index_, &catalog_, verify_index_);
+        SqliteTx tx(*writer_, &cache_, verify_index_);
         tx.savepoint();
         try {
           batch[i].fn(tx);
@@ -258,12 +255,10 @@ class SqliteStore final : public Store {
         }
       }
       writer_->exec("COMMIT");
-      index_.committed();
-      catalog_.committed();
+      cache_.committed();
     } catch (...) {
       // The batch could not commit: nothing of it is durable, every write learns so.
-      index_.aborted();
-      catalog_.aborted();
+      cache_.aborted();
       auto e = std::current_exception();
       try {
         writer_->exec("ROLLBACK");
@@ -276,9 +271,9 @@ class SqliteStore final : public Store {
     if (commit_)
       commit_->observe(std::chrono::duration<double>(SteadyClock::now() - began).count());
     if (index_rows_) {
-      index_rows_->set(static_cast<std::int64_t>(index_.rows()));
-      index_staff_->set(static_cast<std::int64_t>(index_.staff()));
-      index_loads_->set(index_.loads());
+      index_rows_->set(static_cast<std::int64_t>(cache_.blocks.rows()));
+      index_staff_->set(static_cast<std::int64_t>(cache_.blocks.staff()));
+      index_loads_->set(cache_.blocks.loads());
     }
   }
 
@@ -291,8 +286,7 @@ class SqliteStore final : public Store {
   Options opts_;
   std::string path_;
   std::unique_ptr<Connection> writer_;
-  BlockIndex index_;      // the writer thread's only
-  CatalogCache catalog_;  // the writer thread's only
+  WriterCache cache_;  // the writer thread's only
   bool verify_index_ = false;
   std::int64_t data_version_ = -1;
   std::mutex mu_;

@@ -342,25 +342,21 @@ void SqliteTx::savepoint() {
   if (depth_ >= kMaxDepth) throw StoreError("savepoints nested too deep");
   c_.prepare(kSavepoint[depth_]).exec();
   ++depth_;
-  if (index_) index_->savepoint();
-  if (catalog_) catalog_->savepoint();
+  if (cache_) cache_->savepoint();
 }
 
 void SqliteTx::rollback_savepoint() {
   int d = depth_--;
   // The index forgets first: if the SQL below fails, the batch fails and the index starts over.
-  if (index_) index_->rollback();
-  if (catalog_) catalog_->rollback();
+  if (cache_) cache_->rollback();
   c_.prepare(kRollbackTo[d - 1]).exec();
   c_.prepare(kRelease[d - 1]).exec();
 }
 
 void SqliteTx::rollback_all() {
   if (depth_ == 0) return;
-  for (int i = 0; i < depth_; ++i) {
-    if (index_) index_->rollback();
-    if (catalog_) catalog_->rollback();
-  }
+  if (cache_)
+    for (int i = 0; i < depth_; ++i) cache_->rollback();
   depth_ = 0;
   c_.prepare(kRollbackTo[0]).exec();
   c_.prepare(kRelease[0]).exec();
@@ -369,8 +365,7 @@ void SqliteTx::rollback_all() {
 void SqliteTx::release_savepoint() {
   c_.prepare(kRelease[depth_ - 1]).exec();
   --depth_;
-  if (index_) index_->release();
-  if (catalog_) catalog_->release();
+  if (cache_) cache_->release();
 }
 
 Id SqliteTx::insert_company(const Company& c) {

@@ -2,9 +2,8 @@
 // ReadTx/WriteTx over one SQLite connection. The caller owns the transaction boundaries
 // (the writer thread's BEGIN IMMEDIATE/COMMIT, or a read snapshot); this class only runs the
 // named statements of sql.h. Not thread-safe: one connection, one thread.
-#include "store/sqlite/block_index.h"
-#include "store/sqlite/catalog_cache.h"
 #include "store/sqlite/db.h"
+#include "store/sqlite/writer_cache.h"
 #include "store/tx.h"
 
 namespace appointd::store::sqlite {
@@ -12,13 +11,17 @@ namespace appointd::store::sqlite {
 class SqliteTx final : public WriteTx {
  public:
   explicit SqliteTx(Connection& c) : c_(c) {}
-  // The writer's transaction: blocks() answered from `index` (block_index.h) and the catalog
-  // reads from `catalog` (catalog_cache.h), both kept in step with every write and savepoint.
-  // With `verify`, each answer from the index is compared with the SQL one and a difference
-  // aborts the process (tests run this way). Every write method of a table the catalog caches
-  // calls catalog_changed().
-  SqliteTx(Connection& c, BlockIndex* index, CatalogCache* catalog, bool verify)
-      : c_(c), index_(index), catalog_(catalog), verify_(verify) {}
+  // The writer's transaction: blocks() answered from the cache's block index (block_index.h)
+  // and the catalog reads from its catalog (catalog_cache.h), both kept in step with every
+  // write and savepoint. With `verify`, each answer from them is compared with the SQL one and
+  // a difference aborts the process (tests run this way). Every write method of a table the
+  // catalog caches calls catalog_changed().
+  SqliteTx(Connection& c, WriterCache* cache, bool verify)
+      : c_(c),
+        cache_(cache),
+        index_(cache ? &cache->blocks : nullptr),
+        catalog_(cache ? &cache->catalog : nullptr),
+        verify_(verify) {}
 
   std::optional<Company> company(Id company_id) override;
   std::optional<Branch> branch(Id company_id, Id id) override;
@@ -91,6 +94,7 @@ class SqliteTx final : public WriteTx {
   std::optional<StaffSchedule> schedule_sql(Id company_id, Id staff_id, Interval window);
 
   Connection& c_;
+  WriterCache* cache_ = nullptr;
   BlockIndex* index_ = nullptr;
   CatalogCache* catalog_ = nullptr;
   bool verify_ = false;
