@@ -143,6 +143,7 @@ struct Block {
   Id appointment_id = 0;  // for segments
   Id staff_id = 0;
   Interval blocked;
+  bool operator==(const Block&) const = default;
 };
 
 struct Event {

@@ -52,7 +52,7 @@ const BlockIndex::Staff& BlockIndex::load(Id staff_id, Instant lo, std::vector<E
 }
 
 void BlockIndex::added(Id staff_id, const Entry& e) {
-  log_.note(staff_id);
+  note(staff_id);
   auto it = staff_.find(staff_id);
   if (it == staff_.end()) return;
   size_t before = it->second.rows_.size();
@@ -61,7 +61,7 @@ void BlockIndex::added(Id staff_id, const Entry& e) {
 }
 
 void BlockIndex::forget(Id staff_id) {
-  log_.note(staff_id);
+  note(staff_id);
   drop(staff_id);
 }
 
@@ -77,30 +77,8 @@ void BlockIndex::clear() {
   rows_ = 0;
 }
 
-void BlockIndex::begin() {
-  log_.begin();
-}
-
-void BlockIndex::committed() {
-  log_.clear();
-}
-
-void BlockIndex::aborted() {
-  // A failed batch is rare and may have left the connection in any state: start over.
-  clear();
-  log_.clear();
-}
-
-void BlockIndex::savepoint() {
-  log_.push();
-}
-
-void BlockIndex::release() {
-  log_.release();
-}
-
-void BlockIndex::rollback() {
-  for (Id id : log_.pop()) drop(id);
+void BlockIndex::undo(const std::unordered_set<Id>& wrote) {
+  for (Id id : wrote) drop(id);
 }
 
 }  // namespace appointd::store::sqlite

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "domain/model.h"
@@ -26,7 +27,7 @@
 
 namespace appointd::store::sqlite {
 
-class BlockIndex {
+class BlockIndex : public LevelLog<Id, BlockIndex> {
  public:
   // One blocking row. Segments never expire (Instant::max()).
   struct Entry {
@@ -68,13 +69,8 @@ class BlockIndex {
   void forget(Id staff_id);
   void clear();
 
-  // Transaction structure, mirrored. begin() opens the batch level; savepoint() a nested one.
-  void begin();
-  void committed();
-  void aborted();
-  void savepoint();
-  void release();
-  void rollback();
+  // Transaction structure: LevelLog (level_log.h). An undone level's staff are forgotten.
+  void undo(const std::unordered_set<Id>& wrote);
 
   size_t rows() const { return rows_; }
   size_t staff() const { return staff_.size(); }
@@ -87,7 +83,6 @@ class BlockIndex {
   size_t rows_ = 0;
   std::int64_t loads_ = 0;
   std::unordered_map<Id, Staff> staff_;
-  LevelLog<Id> log_;  // staff written in each open level
 };
 
 }  // namespace appointd::store::sqlite

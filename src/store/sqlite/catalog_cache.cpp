@@ -4,7 +4,7 @@ namespace appointd::store::sqlite {
 
 void CatalogCache::changed() {
   clear();
-  log_.note(true);
+  note(true);
 }
 
 void CatalogCache::clear() {
@@ -14,31 +14,6 @@ void CatalogCache::clear() {
   staff_for_service.clear();
   schedules.clear();
   entries_ = 0;
-}
-
-void CatalogCache::begin() {
-  log_.begin();
-}
-
-void CatalogCache::committed() {
-  log_.clear();
-}
-
-void CatalogCache::aborted() {
-  clear();
-  log_.clear();
-}
-
-void CatalogCache::savepoint() {
-  log_.push();
-}
-
-void CatalogCache::release() {
-  log_.release();
-}
-
-void CatalogCache::rollback() {
-  if (!log_.pop().empty()) clear();
 }
 
 }  // namespace appointd::store::sqlite

@@ -11,6 +11,7 @@
 #include <optional>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -20,7 +21,7 @@
 
 namespace appointd::store::sqlite {
 
-class CatalogCache {
+class CatalogCache : public LevelLog<bool, CatalogCache> {
  public:
   using Pair = std::pair<Id, Id>;  // (company, id)
 
@@ -44,18 +45,15 @@ class CatalogCache {
   void changed();
   void clear();
 
-  // Transaction structure, mirrored (as BlockIndex).
-  void begin();
-  void committed();
-  void aborted();
-  void savepoint();
-  void release();
-  void rollback();
+  // Transaction structure: LevelLog (level_log.h). An undone level that wrote a cached table
+  // empties the cache.
+  void undo(const std::unordered_set<bool>& wrote) {
+    if (!wrote.empty()) clear();
+  }
 
  private:
   static constexpr size_t kMaxEntries = 200'000;
   size_t entries_ = 0;
-  LevelLog<bool> log_;  // whether each open level wrote a cached table
 };
 
 }  // namespace appointd::store::sqlite

@@ -1,38 +1,48 @@
 #pragma once
-// What each open level of the writer's transaction (the batch, then nested savepoints) wrote,
-// as the writer's caches (block_index.h, catalog_cache.h) mirror it: a write is noted in the
-// innermost level; releasing a level hands its notes to the enclosing one; rolling a level back
-// returns its notes (what the cache must forget). Writer thread only.
+// The transaction structure of the writer (the batch, then nested savepoints) as the writer's
+// caches (block_index.h, catalog_cache.h) mirror it. A cache derives from LevelLog<Key, Self>,
+// notes each write with note(key), and provides
+//   void clear();                                     // forget everything
+//   void undo(const std::unordered_set<Key>& wrote);  // forget what an undone level wrote
+// A write is noted in the innermost level; releasing a level hands its notes to the enclosing
+// one; rolling a level back undoes its notes; a failed batch clears. Writer thread only.
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
 namespace appointd::store::sqlite {
 
-template <class Key>
+template <class Key, class Self>
 class LevelLog {
  public:
   void begin() { levels_.assign(1, {}); }  // the batch's level
-  void clear() { levels_.clear(); }        // the batch committed or failed
-  void push() { levels_.emplace_back(); }  // a savepoint
-  void note(const Key& k) {
-    if (!levels_.empty()) levels_.back().insert(k);
+  void committed() { levels_.clear(); }
+  void aborted() {
+    // A failed batch is rare and may have left the connection in any state: start over.
+    self().clear();
+    levels_.clear();
   }
+  void savepoint() { levels_.emplace_back(); }
   void release() {
     if (levels_.size() < 2) return;
     auto top = std::move(levels_.back());
     levels_.pop_back();
     levels_.back().merge(top);
   }
-  // Closes the innermost level, returning what it wrote.
-  std::unordered_set<Key> pop() {
-    if (levels_.empty()) return {};
+  void rollback() {
+    if (levels_.empty()) return;
     auto top = std::move(levels_.back());
     levels_.pop_back();
-    return top;
+    self().undo(top);
+  }
+
+ protected:
+  void note(const Key& k) {
+    if (!levels_.empty()) levels_.back().insert(k);
   }
 
  private:
+  Self& self() { return static_cast<Self&>(*this); }
   std::vector<std::unordered_set<Key>> levels_;
 };
 

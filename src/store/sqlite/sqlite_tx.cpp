@@ -84,7 +84,7 @@ typename Map::mapped_type through(CatalogCache* catalog, bool verify, Map Catalo
 }  // namespace
 
 std::optional<Company> SqliteTx::company(Id company_id) {
-  return through(catalog_, verify_, &CatalogCache::companies, company_id,
+  return through(catalog(), verify_, &CatalogCache::companies, company_id,
                  [&]() -> std::optional<Company> {
                    auto s = c_.prepare(sql::kCompany);
                    s.bind(1, company_id);
@@ -109,7 +109,7 @@ std::vector<Branch> SqliteTx::branches(Id company_id) {
 }
 
 std::optional<Service> SqliteTx::service(Id company_id, Id id) {
-  return through(catalog_, verify_, &CatalogCache::services, CatalogCache::Pair{company_id, id},
+  return through(catalog(), verify_, &CatalogCache::services, CatalogCache::Pair{company_id, id},
                  [&]() -> std::optional<Service> {
                    auto s = c_.prepare(sql::kService);
                    s.bind(1, company_id).bind(2, id);
@@ -135,7 +135,7 @@ void load_staff_services(Connection& c, Staff& st) {
 }  // namespace
 
 std::optional<Staff> SqliteTx::staff(Id company_id, Id id) {
-  return through(catalog_, verify_, &CatalogCache::staff, CatalogCache::Pair{company_id, id},
+  return through(catalog(), verify_, &CatalogCache::staff, CatalogCache::Pair{company_id, id},
                  [&]() -> std::optional<Staff> {
                    std::optional<Staff> st;
                    {
@@ -161,7 +161,7 @@ std::vector<Staff> SqliteTx::staff_list(Id company_id) {
 }
 
 std::vector<Id> SqliteTx::staff_for_service(Id company_id, Id branch_id, Id service_id, int limit) {
-  return through(catalog_, verify_, &CatalogCache::staff_for_service,
+  return through(catalog(), verify_, &CatalogCache::staff_for_service,
                  std::tuple{company_id, branch_id, service_id, limit}, [&] {
                    auto s = c_.prepare(sql::kStaffForService);
                    s.bind(1, company_id).bind(2, branch_id).bind(3, service_id).bind(4, limit);
@@ -273,15 +273,14 @@ namespace {
 // times (rare: bookings are in the future) go to SQL.
 constexpr Seconds kIndexPast = std::chrono::hours{24};
 
+// The same rows, in any order.
 bool same_blocks(std::vector<Block> a, std::vector<Block> b) {
-  auto key = [](const Block& x) { return std::tuple(x.kind, x.id); };
-  auto by_key = [&](const Block& x, const Block& y) { return key(x) < key(y); };
+  auto by_key = [](const Block& x, const Block& y) {
+    return std::tuple(x.kind, x.id) < std::tuple(y.kind, y.id);
+  };
   std::sort(a.begin(), a.end(), by_key);
   std::sort(b.begin(), b.end(), by_key);
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const Block& x, const Block& y) {
-    return x.kind == y.kind && x.id == y.id && x.appointment_id == y.appointment_id &&
-           x.staff_id == y.staff_id && x.blocked == y.blocked;
-  });
+  return a == b;
 }
 }  // namespace
 
@@ -298,12 +297,12 @@ const BlockIndex::Staff& SqliteTx::load_blocks(Id staff_id, Instant lo) {
     if (e.kind == Block::kHold) e.expires_at = from_unix(s.i64(5));
     rows.push_back(e);
   }
-  return index_->load(staff_id, lo, std::move(rows));
+  return index()->load(staff_id, lo, std::move(rows));
 }
 
 std::vector<Block> SqliteTx::blocks(Id staff_id, Interval blocked, Id exclude, Instant now) {
-  if (!index_) return blocks_sql(staff_id, blocked, exclude, now);
-  const BlockIndex::Staff* copy = index_->find(staff_id, blocked.from);
+  if (!index()) return blocks_sql(staff_id, blocked, exclude, now);
+  const BlockIndex::Staff* copy = index()->find(staff_id, blocked.from);
   if (!copy) {
     const Instant lo = now - kIndexPast;
     if (blocked.from < lo) return blocks_sql(staff_id, blocked, exclude, now);
@@ -458,15 +457,15 @@ Id SqliteTx::insert_segment(Id company_id, const Segment& g) {
   s.exec();
   Id id = c_.last_insert_id();
   raise_max_blocked(g.staff_id, g.blocked);
-  if (index_) index_->added(g.staff_id, {Block::kSegment, id, g.appointment_id, g.blocked});
+  if (index()) index()->added(g.staff_id, {Block::kSegment, id, g.appointment_id, g.blocked});
   return id;
 }
 
 void SqliteTx::forget_staff_of(Id appointment_id) {
-  if (!index_) return;
+  if (!index()) return;
   auto s = c_.prepare(sql::kStaffOfAppointment);
   s.bind(1, appointment_id);
-  while (s.step()) index_->forget(s.i64(0));
+  while (s.step()) index()->forget(s.i64(0));
 }
 
 void SqliteTx::deactivate_segments(Id appointment_id) {
@@ -589,14 +588,14 @@ std::vector<StaffSchedule> SqliteTx::staff_schedules(Id company_id, std::span<co
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   std::vector<StaffSchedule> out;
   for (Id id : ids) {
-    if (!catalog_) {
+    if (!catalog()) {
       if (auto st = schedule_sql(company_id, id, window)) out.push_back(std::move(*st));
       continue;
     }
     // The writer keeps every time off of the staff member and picks the window's here.
     static constexpr Interval kAllTime{Instant::min(), Instant::max()};
     auto st =
-        through(catalog_, verify_, &CatalogCache::schedules, CatalogCache::Pair{company_id, id},
+        through(catalog(), verify_, &CatalogCache::schedules, CatalogCache::Pair{company_id, id},
                 [&] { return schedule_sql(company_id, id, kAllTime); });
     if (!st) continue;
     std::erase_if(st->time_off, [&](const TimeOff& t) { return !t.time.overlaps(window); });
@@ -679,7 +678,7 @@ Id SqliteTx::insert_hold(const Hold& h) {
   s.exec();
   Id id = c_.last_insert_id();
   raise_max_blocked(h.staff_id, h.blocked);
-  if (index_) index_->added(h.staff_id, {Block::kHold, id, 0, h.blocked, h.expires_at});
+  if (index()) index()->added(h.staff_id, {Block::kHold, id, 0, h.blocked, h.expires_at});
   return id;
 }
 
@@ -690,10 +689,10 @@ void SqliteTx::raise_max_blocked(Id staff_id, Interval blocked) {
 }
 
 bool SqliteTx::delete_hold(Id company_id, Id id) {
-  if (index_) {
+  if (index()) {
     auto q = c_.prepare(sql::kStaffOfHold);
     q.bind(1, company_id).bind(2, id);
-    if (q.step()) index_->forget(q.i64(0));
+    if (q.step()) index()->forget(q.i64(0));
   }
   auto s = c_.prepare(sql::kDeleteHold);
   s.bind(1, company_id).bind(2, id);
@@ -706,7 +705,7 @@ int SqliteTx::delete_expired_holds(Id staff_id, Instant now) {
   s.bind(1, staff_id).bind(2, to_unix(now));
   s.exec();
   int n = c_.changes();
-  if (index_ && n > 0) index_->forget(staff_id);
+  if (index() && n > 0) index()->forget(staff_id);
   return n;
 }
 

@@ -17,11 +17,7 @@ class SqliteTx final : public WriteTx {
   // a difference aborts the process (tests run this way). Every write method of a table the
   // catalog caches calls catalog_changed().
   SqliteTx(Connection& c, WriterCache* cache, bool verify)
-      : c_(c),
-        cache_(cache),
-        index_(cache ? &cache->blocks : nullptr),
-        catalog_(cache ? &cache->catalog : nullptr),
-        verify_(verify) {}
+      : c_(c), cache_(cache), verify_(verify) {}
 
   std::optional<Company> company(Id company_id) override;
   std::optional<Branch> branch(Id company_id, Id id) override;
@@ -88,15 +84,15 @@ class SqliteTx final : public WriteTx {
   const BlockIndex::Staff& load_blocks(Id staff_id, Instant lo);
   // Tells the index that the blocks of an appointment's staff are about to change.
   void forget_staff_of(Id appointment_id);
+  BlockIndex* index() const { return cache_ ? &cache_->blocks : nullptr; }
+  CatalogCache* catalog() const { return cache_ ? &cache_->catalog : nullptr; }
   void catalog_changed() {
-    if (catalog_) catalog_->changed();
+    if (cache_) cache_->catalog.changed();
   }
   std::optional<StaffSchedule> schedule_sql(Id company_id, Id staff_id, Interval window);
 
   Connection& c_;
-  WriterCache* cache_ = nullptr;
-  BlockIndex* index_ = nullptr;
-  CatalogCache* catalog_ = nullptr;
+  WriterCache* cache_ = nullptr;  // the writer's; null on read connections
   bool verify_ = false;
   int depth_ = 0;  // nesting of savepoints; names are "sp<depth>"
 };
