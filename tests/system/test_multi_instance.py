@@ -7,8 +7,12 @@ mid-stream: nothing it acknowledged is lost. A write that bypasses the staff loc
 the EXCLUDE constraint and still answered as a slot conflict. Restarting PostgreSQL under load
 (a private server, so the other suites running in parallel are not disturbed): /readyz is 503
 while the database is gone, requests get 503 (never 500), the instances recover by themselves
-and nothing acknowledged is lost."""
+and nothing acknowledged is lost. Catalog changes (working hours, time off, company settings,
+new staff, services and branches) made through one instance are obeyed by the very next booking
+through the other, which has just read the old catalog: no stale per-instance cache."""
+import datetime as dt
 import os
+import random
 import re
 import shutil
 import signal
@@ -21,8 +25,8 @@ import unittest
 from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (PG_SKIP_REASON, Client, Company, Server, ServerTestCase,  # noqa: E402
-                     at, expect, iso, keep_tmp, phone, postgres_store, run_cli,
+from harness import (PG_SKIP_REASON, UTC, Client, Company, Server,  # noqa: E402
+                     ServerTestCase, at, expect, iso, keep_tmp, phone, postgres_store, run_cli,
                      run_concurrently, test_backend)
 
 CLIENTS = 32
@@ -400,6 +404,262 @@ class PostgresRestart(unittest.TestCase):
             self.assertEqual(got["status"], "booked")
         r = run_cli("audit", "--db", self.db_url)
         self.assertEqual(r.returncode, 0, r.output)
+
+
+# --------------------------------------------------------------------------------------------
+# Catalog changes seen across instances
+# --------------------------------------------------------------------------------------------
+
+_today = dt.datetime.now(UTC).date()
+# A Monday 7..13 days ahead (inside the default 90-day horizon, far from "now"): the rules
+# (working hours, notice, horizon) bind scheduled staff only, so these tests use real dates.
+MONDAY = dt.datetime.combine(_today + dt.timedelta(days=(7 - _today.weekday()) % 7 + 7),
+                             dt.time(), tzinfo=UTC)
+NINE_TO_FIVE = {"mon": [["09:00", "17:00"]]}
+
+
+def mon(hour: int, minute: int = 0, week: int = 0) -> dt.datetime:
+    return MONDAY + dt.timedelta(weeks=week, hours=hour, minutes=minute)
+
+
+def within(hours: dict, start: dt.datetime, length: dt.timedelta) -> bool:
+    """Whether [start, start + length) lies inside one interval of weekly hours (UTC zone)."""
+    day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[start.weekday()]
+    midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    for frm, to in hours.get(day, []):
+        lo = midnight + dt.timedelta(hours=int(frm[:2]), minutes=int(frm[3:]))
+        hi = midnight + dt.timedelta(hours=int(to[:2]), minutes=int(to[3:]))
+        if lo <= start and start + length <= hi:
+            return True
+    return False
+
+
+class CatalogChangesAcrossInstances(ServerTestCase):
+    """The catalog a booking is checked against is the one committed, whichever instance
+    committed it. Each case first has the booking instance read the catalog (a booking of the
+    very slot, cancelled again, and its availability), changes the catalog through the other
+    instance, and at once books through the first: the answer must reflect the change. Every
+    case runs both ways (change on A, book on B; change on B, book on A), each way in a
+    company of its own."""
+
+    @classmethod
+    def setUpClass(cls):
+        require_postgres()
+        super().setUpClass()
+        cls.workdir_b = os.path.join(cls.workdir, "b")
+        os.makedirs(cls.workdir_b)
+        cls.b = Server(cls.db_url, cls.workdir_b, threads=cls.threads)
+        cls.addClassCleanup(cls.b.stop)
+        cls.b.start()
+
+    def tearDown(self):
+        self.assertAuditClean()
+
+    WAYS = (("A", "B"), ("B", "A"))  # (instance that changes, instance that books)
+
+    def company(self, changer: str, booker: str):
+        """A fresh company (zone UTC) with a branch and a 30-minute service; `change` and `book`
+        are its clients on the two instances."""
+        co = Company(self.server, self.platform_key, timezone="Etc/UTC")
+        apis = {"A": co.api, "B": Client(self.b, co.key)}
+        br = co.branch()
+        svc = co.service(duration=30)
+        cust = co.customer(phone(9000))
+        return co, apis[changer], apis[booker], br, svc, cust
+
+    def hours(self, api: Client, st: dict, hours: dict) -> None:
+        self.assertStatus(api.put(f"/v1/staff/{st['id']}/working-hours", hours), 200)
+
+    def book(self, co, api, st, svc, start, cust) -> object:
+        return co.book_reply([co.seg(st, svc, start)], customer_id=cust["id"], api=api)
+
+    def warm(self, co, api, st, svc, start, cust) -> None:
+        """The booking instance reads everything the booking of `start` needs: it books that
+        slot (201) and cancels it again, and lists the staff member's availability, which
+        offers the slot."""
+        appt = expect(self.book(co, api, st, svc, start, cust), 201)
+        expect(api.post(f"/v1/appointments/{appt['id']}/cancel", {}), 200)
+        r = api.get("/v1/availability", query={
+            "service_id": svc["id"], "staff_id": st["id"],
+            "from": iso(start - dt.timedelta(hours=2)), "to": iso(start + dt.timedelta(hours=2))})
+        self.assertStatus(r, 200)
+        self.assertIn(iso(start), [s["start"] for s in r.body["staff"][0]["slots"]])
+
+    def test_working_hours_replaced_on_one_instance_bind_the_other(self):
+        for changer, booker in self.WAYS:
+            with self.subTest(change_on=changer, book_on=booker):
+                co, change, book, br, svc, cust = self.company(changer, booker)
+                st = co.staff(br, [svc])
+                self.hours(change, st, NINE_TO_FIVE)
+                self.warm(co, book, st, svc, mon(10), cust)
+                self.hours(change, st, {"mon": [["13:00", "17:00"]]})
+                self.assertProblem(self.book(co, book, st, svc, mon(10), cust), 422,
+                                   "outside_working_hours", "narrowed hours")
+                self.hours(change, st, {"tue": [["09:00", "17:00"]]})  # another day only
+                self.assertProblem(self.book(co, book, st, svc, mon(14), cust), 422,
+                                   "outside_working_hours", "hours moved to Tuesday")
+                self.hours(change, st, NINE_TO_FIVE)
+                self.assertStatus(self.book(co, book, st, svc, mon(10), cust), 201,
+                                  msg="widened hours")
+
+    def test_time_off_added_and_deleted_on_one_instance_binds_the_other(self):
+        for changer, booker in self.WAYS:
+            with self.subTest(change_on=changer, book_on=booker):
+                co, change, book, br, svc, cust = self.company(changer, booker)
+                st = co.staff(br, [svc])
+                self.hours(change, st, NINE_TO_FIVE)
+                self.warm(co, book, st, svc, mon(11), cust)
+                off = expect(change.post(f"/v1/staff/{st['id']}/time-off", {
+                    "starts_at": iso(mon(11)), "ends_at": iso(mon(12))}), 201)
+                self.assertProblem(self.book(co, book, st, svc, mon(11), cust), 422,
+                                   "staff_time_off", "time off added")
+                self.assertStatus(change.delete(f"/v1/staff/{st['id']}/time-off/{off['id']}"),
+                                  204)
+                self.assertStatus(self.book(co, book, st, svc, mon(11), cust), 201,
+                                  msg="time off deleted")
+
+    def test_company_settings_changed_on_one_instance_bind_the_other(self):
+        for changer, booker in self.WAYS:
+            with self.subTest(change_on=changer, book_on=booker):
+                co, change, book, br, svc, cust = self.company(changer, booker)
+                st = co.staff(br, [svc])
+                self.hours(change, st, NINE_TO_FIVE)
+                self.warm(co, book, st, svc, mon(14), cust)
+
+                def patch(**settings):
+                    self.assertStatus(change.request("PATCH", "/v1/company", settings), 200)
+
+                patch(min_notice_minutes=43200)  # 30 days' notice: the slot is too soon
+                self.assertProblem(self.book(co, book, st, svc, mon(14), cust), 422,
+                                   "too_soon", "min notice raised")
+                patch(min_notice_minutes=0, horizon_days=3)  # the slot is 7+ days ahead
+                self.assertProblem(self.book(co, book, st, svc, mon(14), cust), 422,
+                                   "beyond_horizon", "horizon shortened")
+                patch(horizon_days=90)
+                self.assertStatus(self.book(co, book, st, svc, mon(14), cust), 201,
+                                  msg="settings restored")
+
+    def test_new_staff_on_one_instance_is_offered_and_bookable_on_the_other(self):
+        for changer, booker in self.WAYS:
+            with self.subTest(change_on=changer, book_on=booker):
+                co, change, book, br, svc, cust = self.company(changer, booker)
+                x, y = co.staff(br, [svc]), co.staff(br, [svc])
+                for st in (x, y):
+                    self.hours(change, st, NINE_TO_FIVE)
+                    self.assertStatus(self.book(co, book, st, svc, mon(10), cust), 201)
+
+                def others_at_ten() -> list[int]:
+                    """The staff offered instead of x at 10:00, by the booking instance."""
+                    body = self.assertProblem(self.book(co, book, x, svc, mon(10), cust), 409,
+                                              "slot_unavailable")
+                    return [a["staff_id"] for a in body["alternatives"]
+                            if a["start"] == iso(mon(10))]
+
+                self.assertEqual(others_at_ten(), [], "x and y are both busy at 10:00")
+                z = expect(change.post("/v1/staff", {
+                    "name": "New", "branch_id": br["id"], "service_ids": [svc["id"]]}), 201)
+                self.assertEqual(others_at_ten(), [z["id"]], "the new staff member is offered")
+                self.hours(change, z, {"mon": [["13:00", "17:00"]]})
+                self.assertEqual(others_at_ten(), [], "z no longer works at 10:00")
+                self.assertProblem(self.book(co, book, z, svc, mon(10), cust), 422,
+                                   "outside_working_hours")
+                self.hours(change, z, NINE_TO_FIVE)
+                self.assertEqual(others_at_ten(), [z["id"]], "z works at 10:00 again")
+                self.assertStatus(self.book(co, book, z, svc, mon(10), cust), 201)
+
+    def test_new_service_branch_and_staff_on_one_instance_are_bookable_on_the_other(self):
+        for changer, booker in self.WAYS:
+            with self.subTest(change_on=changer, book_on=booker):
+                co, change, book, br, svc, cust = self.company(changer, booker)
+                st = co.staff(br, [svc])
+                self.hours(change, st, NINE_TO_FIVE)
+                self.warm(co, book, st, svc, mon(10), cust)
+                new_svc = expect(change.post("/v1/services", {
+                    "name": "New service", "duration_minutes": 45,
+                    "buffer_before_minutes": 5, "buffer_after_minutes": 10}), 201)
+                new_br = expect(change.post("/v1/branches", {"name": "New branch"}), 201)
+                for branch in (br, new_br):
+                    w = expect(change.post("/v1/staff", {
+                        "name": "W", "branch_id": branch["id"], "service_ids": [new_svc["id"]]}),
+                        201)
+                    self.hours(change, w, NINE_TO_FIVE)
+                    r = self.book(co, book, w, new_svc, mon(10), cust)
+                    self.assertStatus(r, 201, msg=f"new staff in branch {branch['name']}")
+                    seg = r.body["segments"][0]
+                    self.assertEqual((seg["start"], seg["end"]),
+                                     (iso(mon(10)), iso(mon(10, 45))), "the new duration")
+                    # The new buffers: 10:50 is within 10:45 + 10 minutes after.
+                    self.assertProblem(self.book(co, book, w, new_svc, mon(10, 50), cust), 409,
+                                       "slot_unavailable")
+                    self.assertStatus(self.book(co, book, w, new_svc, mon(11), cust), 201)
+
+    def test_hours_replaced_while_the_other_instance_books(self):
+        # One thread books through B as fast as it can; the main thread replaces the staff
+        # member's hours through A, alternating two disjoint sets. Every booking that began
+        # after change k had returned and ended before change k+1 was sent ran against the
+        # hours of change k: a 201 must lie inside them, an outside_working_hours outside.
+        co, change, book, br, svc, cust = self.company("A", "B")
+        st = co.staff(br, [svc])
+        morning, afternoon = {"mon": [["08:00", "12:00"]]}, {"mon": [["13:00", "17:00"]]}
+        changes: list[tuple[float, float, dict]] = []  # (sent, returned, hours)
+
+        def replace(hours: dict) -> None:
+            t0 = time.monotonic()
+            self.hours(change, st, hours)
+            changes.append((t0, time.monotonic(), hours))
+
+        replace(morning)
+        stop = threading.Event()
+        tries: list[tuple[float, float, dt.datetime, object]] = []
+        errors: list[BaseException] = []
+        rng = random.Random(7)
+
+        def booker():
+            try:
+                while not stop.is_set():
+                    start = mon(8, 15 * rng.randrange(34), week=rng.randrange(6))  # 08:00-16:15
+                    t0 = time.monotonic()
+                    r = self.book(co, book, st, svc, start, cust)
+                    tries.append((t0, time.monotonic(), start, r))
+            except BaseException as e:  # reported by the main thread
+                errors.append(e)
+
+        worker = threading.Thread(target=booker, daemon=True)
+        worker.start()
+        try:
+            for i in range(7):
+                time.sleep(0.25)
+                replace(afternoon if i % 2 == 0 else morning)  # the last one: afternoon
+        finally:
+            stop.set()
+            worker.join(30)
+        self.assertEqual(errors, [])
+        self.assertFalse(worker.is_alive())
+        self.assertIs(changes[-1][2], afternoon)
+        statuses = Counter((r.status, r.body.get("code") if isinstance(r.body, dict) else None)
+                           for _, _, _, r in tries)
+        self.assertLessEqual(set(statuses), {(201, None), (409, "slot_unavailable"),
+                                             (422, "outside_working_hours")}, statuses)
+        self.assertGreater(statuses[(201, None)], 0, statuses)
+        checked = 0
+        for t0, t1, start, r in tries:
+            k = max((i for i, c in enumerate(changes) if c[1] <= t0), default=None)
+            if k is None or (k + 1 < len(changes) and t1 > changes[k + 1][0]):
+                continue  # overlapped a change: either hours may apply
+            inside = within(changes[k][2], start, dt.timedelta(minutes=30))
+            if r.status == 201:
+                self.assertTrue(inside, f"{iso(start)} booked outside {changes[k][2]}")
+                checked += 1
+            elif r.status == 422:
+                self.assertFalse(inside, f"{iso(start)} refused inside {changes[k][2]}")
+                checked += 1
+        self.assertGreater(checked, 0, statuses)
+        # After the last change returned: the morning is closed on B, every time.
+        for i in range(10):
+            start = mon(8, 30 * (i % 5), week=6 + i // 5)  # weeks the loop never used
+            self.assertProblem(self.book(co, book, st, svc, start, cust), 422,
+                               "outside_working_hours", f"after the last change: {iso(start)}")
+        self.assertStatus(self.book(co, book, st, svc, mon(13, week=6), cust), 201)
 
 
 if __name__ == "__main__":
