@@ -85,6 +85,15 @@ Result<Appointment> book(store::WriteTx& tx, const Book& c) {
     hold_id = h->id;
   }
   if (auto e = check_rules(tx, c.company_id, *segs, c.now)) return *e;
+  {
+    // What follows a free check, for a store that can send it with the check (tx.h).
+    store::WriteTx::BookingAhead ahead;
+    ahead.segments = static_cast<int>(segs->size());
+    const auto& in = c.customer;
+    if (in && in->phone_normalized && in->name.size() <= 200 && in->email.size() <= 200)
+      ahead.customer = Customer{0, c.company_id, in->phone, in->name, in->email, c.source, c.now};
+    tx.expect_booking(ahead);
+  }
   if (auto e = check_free(tx, c.company_id, branch_id, *segs, c.now,
                           {0, hold_id, c.disjoint_alternatives}))
     return *e;

@@ -90,6 +90,14 @@ class ReadTx {
                                        Instant now) = 0;
   // A hold of the company, live or expired.
   virtual std::optional<Hold> hold(Id company_id, Id id) = 0;
+
+  // Advice, free to ignore (SQLite does): blocks() or blocks_of() of these staff members,
+  // with this `exclude` and `now`, over intervals inside `window`, follow. A store that pays per
+  // round trip may read them all at once, at the next of them.
+  virtual void expect_blocks(std::span<const Id> staff_ids, Interval window, Id exclude,
+                             Instant now) {
+    (void)staff_ids, (void)window, (void)exclude, (void)now;
+  }
 };
 
 // Read and write operations inside one write transaction.
@@ -98,6 +106,20 @@ class WriteTx : public ReadTx {
   // Locks the staff rows for the rest of the transaction, in the order given, which must be
   // ascending (a global lock order). A no-op where writes are serialised (SQLite).
   virtual void lock_staff(std::span<const Id> ascending_ids) = 0;
+
+  // Advice about what the write will do next, free to ignore (SQLite does: it pays nothing per
+  // statement). A store that pays per round trip may send the work early, with a round trip it
+  // makes anyway, and hand the results to the calls when they come.
+  //
+  // A booking inside a savepoint level, before its overlap checks: once they find the time free
+  // it will upsert `customer` (when given) and insert one appointment with `segments` segments.
+  // Work sent early goes into that level: when the calls do not come (a conflict), the level is
+  // rolled back, and what was sent is undone with it.
+  struct BookingAhead {
+    std::optional<Customer> customer;
+    int segments = 0;
+  };
+  virtual void expect_booking(const BookingAhead&) {}
 
   // A nested unit that can be undone on its own (SAVEPOINT / ROLLBACK TO / RELEASE).
   virtual void savepoint() = 0;

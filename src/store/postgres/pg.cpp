@@ -109,7 +109,11 @@ void Connection::fail(PGresult* r, const char* what) {
 Result Connection::run(const Statement& s, const Params& p) {
   queue_.push_back({&s, nullptr, p, true, false});
   auto out = send_queue();
-  return std::move(out.front());
+  return std::move(out.back());
+}
+
+void Connection::want(const Statement& s, Params p) {
+  queue_.push_back({&s, nullptr, std::move(p), true, false});
 }
 
 std::vector<Result> Connection::run_all(

@@ -53,7 +53,10 @@ class PgStore final : public Store {
       : opts_(opts),
         pool_(url, session_setup(opts), opts.pool_size,
               std::chrono::milliseconds(std::max(1, opts.pool_wait_ms)),
-              pool_metrics(opts.metrics, opts.pool_size)) {
+              pool_metrics(opts.metrics, opts.pool_size)),
+        catalog_(opts.metrics ? &opts.metrics->counter("appointd_pg_catalog_loads_total",
+                                                       "Company catalogs read into this instance")
+                              : nullptr) {
     {
       auto c = pool_.connect_direct();
       apply_migrations(*c);
@@ -73,6 +76,8 @@ class PgStore final : public Store {
       commit_ =
           &m.histogram("appointd_write_commit_seconds",
                        "Duration of a write from BEGIN to durable COMMIT", obs::latency_buckets());
+      stale_ = &m.counter("appointd_pg_catalog_stale_total",
+                          "Writes run again because a company's catalog changed under them");
     }
     const int threads = std::max(1, opts.pool_size * 3 / 4);
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this, i] { worker(i); });
@@ -204,7 +209,7 @@ class PgStore final : public Store {
           // COMMIT ran (the pipeline skips the rest): retryable as usual. Only a lost
           // connection in the round trip that carries COMMIT leaves the outcome unknown.
           c.defer("BEGIN");
-          PgTx tx(c, true, lock_wait_);
+          PgTx tx(c, true, lock_wait_, &catalog_);
           fn(tx);
           committing = true;
           tx.commit();
@@ -238,14 +243,24 @@ class PgStore final : public Store {
                         {{"sqlstate", retry_reason(e)}})
               .inc();
         std::this_thread::sleep_for(backoff(policy_, attempt, rng));
+      } catch (const CatalogStale&) {
+        // The copy is dropped; the next attempt loads the company's catalog again. Catalog
+        // changes are rare, so this gives up only when they keep coming.
+        if (stale_) stale_->inc();
+        if (attempt >= kMaxStaleAttempts)
+          return std::make_exception_ptr(
+              StoreUnavailable("postgresql: the company's catalog kept changing during the write"));
       } catch (...) {
         return std::current_exception();
       }
     }
   }
 
+  static constexpr int kMaxStaleAttempts = 8;
+
   Options opts_;
   Pool pool_;
+  CatalogCache catalog_;
   RetryPolicy policy_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -262,6 +277,7 @@ class PgStore final : public Store {
   obs::Counter* exhausted_ = nullptr;
   obs::Counter* failures_ = nullptr;
   obs::Histogram* commit_ = nullptr;
+  obs::Counter* stale_ = nullptr;
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "domain/segments.h"
+#include "store/postgres/rows.h"
 #include "store/postgres/sql.h"
 
 namespace appointd::store::postgres {
@@ -15,53 +16,8 @@ std::int64_t unix_of(Instant t) {
   return to_unix(t);
 }
 
-Company read_company(const Result& r, int i) {
-  Company c{r.i64(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3), from_unix(r.i64(i, 4)), {}};
-  c.settings = {static_cast<int>(r.i64(i, 5)), static_cast<int>(r.i64(i, 6)),
-                static_cast<int>(r.i64(i, 7))};
-  return c;
-}
-TimeOff read_time_off(const Result& r, int i) {
-  return {r.i64(i, 0), r.i64(i, 1), {from_unix(r.i64(i, 2)), from_unix(r.i64(i, 3))}, r.text(i, 4)};
-}
 std::vector<Id> ids_of(std::span<const Id> ids) {
   return {ids.begin(), ids.end()};
-}
-Branch read_branch(const Result& r, int i) {
-  return {r.i64(i, 0),  r.i64(i, 1),  r.text(i, 2),
-          r.text(i, 3), r.text(i, 4), from_unix(r.i64(i, 5))};
-}
-Service read_service(const Result& r, int i) {
-  return {r.i64(i, 0),
-          r.i64(i, 1),
-          r.text(i, 2),
-          static_cast<int>(r.i64(i, 3)),
-          static_cast<int>(r.i64(i, 4)),
-          static_cast<int>(r.i64(i, 5)),
-          from_unix(r.i64(i, 6))};
-}
-Staff read_staff(const Result& r, int i) {
-  Staff st;
-  st.id = r.i64(i, 0);
-  st.company_id = r.i64(i, 1);
-  st.branch_id = r.i64(i, 2);
-  st.name = r.text(i, 3);
-  st.email = r.text(i, 4);
-  st.active = r.boolean(i, 5);
-  st.created_at = from_unix(r.i64(i, 6));
-  std::string ids = r.text(i, 7);  // "1,2,3", ascending
-  size_t pos = 0;
-  while (pos < ids.size()) {
-    size_t comma = ids.find(',', pos);
-    if (comma == std::string::npos) comma = ids.size();
-    st.service_ids.push_back(std::stoll(ids.substr(pos, comma - pos)));
-    pos = comma + 1;
-  }
-  return st;
-}
-Customer read_customer(const Result& r, int i) {
-  return {r.i64(i, 0),  r.i64(i, 1),  r.text(i, 2),          r.text(i, 3),
-          r.text(i, 4), r.text(i, 5), from_unix(r.i64(i, 6))};
 }
 Appointment read_appointment(const Result& r, int i) {
   Appointment a;
@@ -130,7 +86,52 @@ auto PgTx::timed(F&& f) -> decltype(f()) {
 }
 
 Result PgTx::read(const Statement& s, const Params& p) {
-  return timed([&] { return c_.run(s, p); });
+  if (unchecked_.empty()) return timed([&] { return c_.run(s, p); });
+  const std::pair<const Statement*, Params> one[] = {{&s, p}};
+  return std::move(round_trip(one).front());
+}
+
+std::vector<Result> PgTx::round_trip(std::span<const std::pair<const Statement*, Params>> batch) {
+  if (unchecked_.empty()) return timed([&] { return c_.run_all(batch); });
+  std::vector<std::pair<const Statement*, Params>> all(batch.begin(), batch.end());
+  const std::vector<std::pair<Id, std::int64_t>> checks(unchecked_.begin(), unchecked_.end());
+  for (const auto& [company, version] : checks)
+    all.push_back({&sql::kCatalogVersion, Params().add(company)});
+  auto rs = timed([&] { return c_.run_all(all); });
+  const size_t first_check = rs.size() - checks.size();  // after every other wanted result
+  for (size_t i = 0; i < checks.size(); ++i) {
+    const Result& r = rs[first_check + i];
+    const auto [company, version] = checks[i];
+    if (!r.rows() || r.i64(0, 0) != version) {
+      if (catalog_) catalog_->drop(company, version);
+      throw CatalogStale(company);
+    }
+    unchecked_.erase(company);
+  }
+  while (rs.size() > first_check) rs.pop_back();
+  return rs;
+}
+
+const CompanyCatalog* PgTx::copy(Id company_id) {
+  if (!catalog_) return nullptr;
+  if (auto it = copies_.find(company_id); it != copies_.end()) return it->second.get();
+  auto c = catalog_->find(company_id);
+  if (!c) {
+    c = timed([&] { return load_catalog(c_, company_id); });
+    // A company that does not exist (yet) is not kept: it has no version to check.
+    if (!c->company) return copies_.emplace(company_id, std::move(c)).first->second.get();
+    catalog_->put(c);
+  }
+  unchecked_[company_id] = c->version;
+  return copies_.emplace(company_id, std::move(c)).first->second.get();
+}
+
+void PgTx::catalog_write() {
+  if (!catalog_) return;
+  if (!unchecked_.empty()) round_trip({});
+  catalog_->clear();
+  catalog_ = nullptr;
+  copies_.clear();
 }
 
 void PgTx::open_savepoints() {
@@ -157,20 +158,23 @@ Result PgTx::write_returning(const Statement& s, const Params& p) {
   forget_read_ahead();
   open_savepoints();
   const bool reserve = want_appointment_id_ || want_segment_ids_ > 0;
-  if (!reserve) return timed([&] { return c_.run(s, p); });
+  if (!reserve) return read(s, p);
   // The reservation rides along: no round trip of its own.
   const int segments = want_segment_ids_;
   std::pair<const Statement*, Params> batch[] = {
       {&s, p}, {&sql::kReserveIds, Params().add(want_appointment_id_).add(std::max(1, segments))}};
   want_appointment_id_ = false;
   want_segment_ids_ = 0;
-  auto rs = timed([&] { return c_.run_all(batch); });
-  const Result& ids = rs[1];
+  auto rs = round_trip(batch);
+  keep_reserved(rs[1], segments);
+  return std::move(rs[0]);
+}
+
+void PgTx::keep_reserved(const Result& ids, int segments) {
   if (ids.rows() && !ids.is_null(0, 0)) appointment_ids_.push_back(ids.i64(0, 0));
   // Taken in ascending order: take_reserved pops from the back.
   for (int i = std::min(segments, ids.rows()) - 1; i >= 0; --i)
     segment_ids_.push_back(ids.i64(i, 1));
-  return std::move(rs[0]);
 }
 
 Id PgTx::take_reserved(std::vector<Id>& ids) {
@@ -181,6 +185,7 @@ Id PgTx::take_reserved(std::vector<Id>& ids) {
 }
 
 void PgTx::commit() {
+  if (!unchecked_.empty()) round_trip({});  // a copy's check never travels with COMMIT
   timed([&] {
     c_.commit();
     return 0;
@@ -188,6 +193,7 @@ void PgTx::commit() {
 }
 
 std::optional<Company> PgTx::company(Id company_id) {
+  if (const CompanyCatalog* cat = copy(company_id)) return cat->company;
   auto r = read(sql::kCompany, Params().add(company_id));
   if (!r.rows()) return std::nullopt;
   return read_company(r, 0);
@@ -207,6 +213,7 @@ std::vector<Branch> PgTx::branches(Id company_id) {
 }
 
 std::optional<Service> PgTx::service(Id company_id, Id id) {
+  if (const CompanyCatalog* cat = copy(company_id)) return cat->find_service(id);
   if (auto it = services_ahead_.find(id);
       it != services_ahead_.end() && it->second.company_id == company_id) {
     Service out = std::move(it->second);
@@ -226,6 +233,7 @@ std::vector<Service> PgTx::services(Id company_id) {
 }
 
 std::optional<Staff> PgTx::staff(Id company_id, Id id) {
+  if (const CompanyCatalog* cat = copy(company_id)) return cat->find_staff(id);
   if (!writable_) {
     auto r = read(sql::kStaff, Params().add(company_id).add(id));
     if (!r.rows()) return std::nullopt;
@@ -235,7 +243,7 @@ std::optional<Staff> PgTx::staff(Id company_id, Id id) {
   std::pair<const Statement*, Params> batch[] = {
       {&sql::kStaff, Params().add(company_id).add(id)},
       {&sql::kServicesOfStaff, Params().add(company_id).add(id)}};
-  auto rs = timed([&] { return c_.run_all(batch); });
+  auto rs = round_trip(batch);
   services_ahead_.clear();
   for (int i = 0; i < rs[1].rows(); ++i) {
     Service sv = read_service(rs[1], i);
@@ -253,10 +261,14 @@ std::vector<Staff> PgTx::staff_list(Id company_id) {
 }
 
 std::vector<Id> PgTx::staff_for_service(Id company_id, Id branch_id, Id service_id, int limit) {
-  auto r = read(sql::kStaffForService,
-                Params().add(company_id).add(branch_id).add(service_id).add(limit));
   std::vector<Id> out;
-  for (int i = 0; i < r.rows(); ++i) out.push_back(r.i64(i, 0));
+  if (const CompanyCatalog* cat = copy(company_id)) {
+    out = cat->staff_for_service(branch_id, service_id, limit);
+  } else {
+    auto r = read(sql::kStaffForService,
+                  Params().add(company_id).add(branch_id).add(service_id).add(limit));
+    for (int i = 0; i < r.rows(); ++i) out.push_back(r.i64(i, 0));
+  }
   candidates_ = out;  // probed next, most likely (read-ahead of blocks())
   ahead_.reset();
   return out;
@@ -282,7 +294,7 @@ std::optional<Appointment> PgTx::appointment(Id company_id, Id id) {
       {writable_ ? &sql::kAppointmentForUpdate : &sql::kAppointment,
        Params().add(company_id).add(id)},
       {&sql::kSegmentsOf, Params().add(id)}};
-  auto rs = timed([&] { return c_.run_all(batch); });
+  auto rs = round_trip(batch);
   if (!rs[0].rows()) return std::nullopt;
   return appointment_of(rs[0], rs[1]);
 }
@@ -317,7 +329,7 @@ std::vector<Appointment> PgTx::appointments(Id company_id, const AppointmentFilt
     batch.push_back({&sql::kAppointment, Params().add(company_id).add(id)});
     batch.push_back({&sql::kSegmentsOf, Params().add(id)});
   }
-  auto rs = timed([&] { return c_.run_all(batch); });
+  auto rs = round_trip(batch);
   for (size_t k = 0; k < ids.size(); ++k)
     if (rs[2 * k].rows()) out.push_back(appointment_of(rs[2 * k], rs[2 * k + 1]));
   return out;
@@ -344,6 +356,10 @@ std::vector<Block> PgTx::blocks(Id staff_id, Interval blocked, Id exclude, Insta
   p.add(staff_id).add(unix_of(blocked.from)).add(unix_of(blocked.until)).add(exclude);
   p.add(static_cast<std::int64_t>(kMaxBlocked.count())).add(unix_of(now));
   const bool locked = writable_ && locked_.count(staff_id);
+  if (!locked) {
+    const Id one[] = {staff_id};
+    if (auto known = known_blocks(one, blocked, exclude, now)) return std::move(*known);
+  }
   if (!locked && std::find(candidates_.begin(), candidates_.end(), staff_id) != candidates_.end()) {
     if (!ahead_ || ahead_->blocked.from != blocked.from || ahead_->blocked.until != blocked.until ||
         ahead_->exclude != exclude || ahead_->now != now) {
@@ -360,9 +376,38 @@ std::vector<Block> PgTx::blocks(Id staff_id, Interval blocked, Id exclude, Insta
   }
   // Under the lock, the check also deletes the expired holds (housekeeping that needs no undo:
   // no reader counts them, so it opens no savepoint).
-  auto r = read(locked ? sql::kBlocksLocked : sql::kBlocks, p);
-  if (locked) {
-    purge_log_.push_back({staff_id, now});
+  c_.want(locked ? sql::kBlocksLocked : sql::kBlocks, std::move(p));
+  if (locked) purge_log_.push_back({staff_id, now});
+  // The booking announced what follows a free check: it travels with the check, inside the
+  // booking's savepoint level (a conflict rolls that level back, and the upsert with it).
+  bool upsert = false;
+  int reserve = -1;  // segments reserved with the check, -1: no reservation sent
+  if (locked && booking_ahead_ && !levels_.empty()) {
+    BookingAhead ahead = std::move(*booking_ahead_);
+    booking_ahead_.reset();
+    if (ahead.customer) {
+      const Customer& cu = *ahead.customer;
+      open_savepoints();
+      c_.want(sql::kUpsertCustomer, Params()
+                                        .add(cu.company_id)
+                                        .add(cu.phone)
+                                        .add(cu.name)
+                                        .add(cu.email)
+                                        .add(cu.source)
+                                        .add(unix_of(cu.created_at)));
+      upsert_sent_ = cu;
+      upsert = true;
+    }
+    if (appointment_ids_.empty() && ahead.segments > 0) {
+      reserve = std::min(ahead.segments, kMaxReservedSegments);
+      c_.want(sql::kReserveIds, Params().add(true).add(reserve));
+    }
+  }
+  auto rs = round_trip({});
+  Result& r = rs[0];
+  if (upsert) upsert_rows_.emplace(std::move(rs[1]));
+  if (reserve >= 0) keep_reserved(rs[upsert ? 2 : 1], reserve);
+  if (locked && reserve < 0) {
     // Free: an INSERT of this time probably follows; reserve its ids on the next round trip.
     if (!r.rows()) {
       want_appointment_id_ |= exclude == 0 && appointment_ids_.empty();
@@ -384,6 +429,67 @@ std::optional<StoredResponse> PgTx::idempotency(Id company_id, const std::string
   auto r = read(sql::kIdempotency, Params().add(company_id).add(key));
   if (!r.rows()) return std::nullopt;
   return StoredResponse{r.text(0, 0), static_cast<int>(r.i64(0, 1)), r.text(0, 2)};
+}
+
+void PgTx::expect_blocks(std::span<const Id> staff_ids, Interval window, Id exclude, Instant now) {
+  if (staff_ids.empty()) return;
+  announced_.push_back({ids_of(staff_ids), window, exclude, now});
+}
+
+void PgTx::expect_booking(const BookingAhead& ahead) {
+  if (writable_) booking_ahead_ = ahead;
+}
+
+std::optional<std::vector<Block>> PgTx::known_blocks(std::span<const Id> staff_ids, Interval window,
+                                                     Id exclude, Instant now) {
+  auto covers = [&](const Interval& w, Id ex, Instant at) {
+    return ex == exclude && at == now && w.from <= window.from && window.until <= w.until;
+  };
+  auto answer = [&]() -> std::optional<std::vector<Block>> {
+    std::vector<Block> out;
+    for (Id id : staff_ids) {
+      auto it = known_.find(id);
+      if (it == known_.end() || !covers(it->second.window, it->second.exclude, it->second.now))
+        return std::nullopt;
+      for (const auto& b : it->second.blocks)
+        if (b.blocked.from < window.until && window.from < b.blocked.until) out.push_back(b);
+    }
+    return out;
+  };
+  if (auto out = answer()) return out;
+  bool wanted = false;
+  for (const auto& a : announced_)
+    if (covers(a.window, a.exclude, a.now))
+      for (Id id : staff_ids)
+        wanted |= std::find(a.staff.begin(), a.staff.end(), id) != a.staff.end();
+  if (!wanted) return std::nullopt;
+  // Every announced read in one round trip; a staff member's blocks stay known over the window
+  // read (the unlocked ones are advisory, as for ahead_; the locked ones nobody else changes).
+  std::vector<Announced> todo;
+  todo.swap(announced_);
+  for (const auto& a : todo) {
+    Params p;
+    p.add_ids(a.staff).add(unix_of(a.window.from)).add(unix_of(a.window.until)).add(a.exclude);
+    p.add(static_cast<std::int64_t>(kMaxBlocked.count())).add(unix_of(a.now));
+    c_.want(sql::kBlocksOf, std::move(p));
+  }
+  auto rs = round_trip({});
+  for (size_t k = 0; k < todo.size(); ++k) {
+    const auto& a = todo[k];
+    // A staff member in two reads keeps the first (alternatives announce the widest first).
+    std::set<Id> mine;
+    for (Id id : a.staff)
+      if (known_.emplace(id, Known{a.window, a.exclude, a.now, {}}).second) mine.insert(id);
+    const Result& r = rs[k];
+    for (int i = 0; i < r.rows(); ++i)
+      if (mine.count(r.i64(i, 0)))
+        known_[r.i64(i, 0)].blocks.push_back({r.i64(i, 1) ? Block::kHold : Block::kSegment,
+                                              r.i64(i, 2),
+                                              r.i64(i, 3),
+                                              r.i64(i, 0),
+                                              {from_unix(r.i64(i, 4)), from_unix(r.i64(i, 5))}});
+  }
+  return answer();
 }
 
 void PgTx::lock_staff(std::span<const Id> ascending_ids) {
@@ -416,6 +522,9 @@ void PgTx::savepoint() {
 void PgTx::rollback_savepoint() {
   if (levels_.empty()) throw StoreError("rollback_savepoint without savepoint");
   forget_read_ahead();
+  upsert_rows_.reset();  // undone with the level it was sent in
+  upsert_sent_.reset();
+  booking_ahead_.reset();
   if (levels_.back()) {
     c_.defer(kRollbackTo[levels_.size() - 1]);
     c_.defer(kRelease[levels_.size() - 1], true);
@@ -440,6 +549,7 @@ void PgTx::release_savepoint() {
 }
 
 Id PgTx::insert_company(const Company& c) {
+  catalog_write();
   Params p;
   p.add(c.name).add(c.timezone).add(c.country).add(unix_of(c.created_at));
   p.add(c.settings.slot_step_minutes).add(c.settings.min_notice_minutes);
@@ -449,6 +559,7 @@ Id PgTx::insert_company(const Company& c) {
 }
 
 Id PgTx::insert_branch(const Branch& b) {
+  catalog_write();
   auto r = write_returning(sql::kInsertBranch, Params()
                                                    .add(b.company_id)
                                                    .add(b.name)
@@ -459,6 +570,7 @@ Id PgTx::insert_branch(const Branch& b) {
 }
 
 Id PgTx::insert_service(const Service& v) {
+  catalog_write();
   auto r = write_returning(sql::kInsertService, Params()
                                                     .add(v.company_id)
                                                     .add(v.name)
@@ -470,6 +582,7 @@ Id PgTx::insert_service(const Service& v) {
 }
 
 Id PgTx::insert_staff(const Staff& v) {
+  catalog_write();
   Id id = write_returning(sql::kInsertStaff, Params()
                                                  .add(v.company_id)
                                                  .add(v.branch_id)
@@ -484,23 +597,35 @@ Id PgTx::insert_staff(const Staff& v) {
 }
 
 CustomerUpsert PgTx::upsert_customer(const Customer& c) {
-  std::optional<Customer> existing;
-  {
-    // Inserted (column 7 true), or the live row of the statement's snapshot.
-    auto r = write_returning(sql::kUpsertCustomer, Params()
-                                                       .add(c.company_id)
-                                                       .add(c.phone)
-                                                       .add(c.name)
-                                                       .add(c.email)
-                                                       .add(c.source)
-                                                       .add(unix_of(c.created_at)));
-    if (r.rows() && r.boolean(0, 7)) {
-      Customer out = c;
-      out.id = r.i64(0, 0);
-      return {out, true};
-    }
-    if (r.rows()) existing = read_customer(r, 0);
+  auto same = [](const Customer& x, const Customer& y) {
+    return x.company_id == y.company_id && x.phone == y.phone && x.name == y.name &&
+           x.email == y.email && x.source == y.source && x.created_at == y.created_at;
+  };
+  if (upsert_rows_ && upsert_sent_ && same(*upsert_sent_, c)) {
+    // Sent with the overlap check (expect_booking), in this savepoint level.
+    Result r = std::move(*upsert_rows_);
+    upsert_rows_.reset();
+    upsert_sent_.reset();
+    return upserted(c, r);
   }
+  return upserted(c, write_returning(sql::kUpsertCustomer, Params()
+                                                               .add(c.company_id)
+                                                               .add(c.phone)
+                                                               .add(c.name)
+                                                               .add(c.email)
+                                                               .add(c.source)
+                                                               .add(unix_of(c.created_at))));
+}
+
+CustomerUpsert PgTx::upserted(const Customer& c, const Result& r) {
+  std::optional<Customer> existing;
+  // Inserted (column 7 true), or the live row of the statement's snapshot.
+  if (r.rows() && r.boolean(0, 7)) {
+    Customer out = c;
+    out.id = r.i64(0, 0);
+    return {out, true};
+  }
+  if (r.rows()) existing = read_customer(r, 0);
   // No row: a concurrent insert of the phone committed after the snapshot (the INSERT waited
   // for it); a new statement sees it.
   if (!existing) existing = customer_by_phone(c.company_id, c.phone);
@@ -633,6 +758,7 @@ std::vector<StaffSchedule> PgTx::staff_schedules(Id company_id, std::span<const 
                                                  Interval window) {
   std::vector<StaffSchedule> out;
   if (staff_ids.empty()) return out;
+  if (const CompanyCatalog* cat = copy(company_id)) return cat->schedules(staff_ids, window);
   auto r = read(sql::kSchedules, Params()
                                      .add(company_id)
                                      .add_ids(ids_of(staff_ids))
@@ -685,6 +811,7 @@ std::vector<Block> PgTx::blocks_of(std::span<const Id> staff_ids, Interval windo
                                    Instant now) {
   std::vector<Block> out;
   if (staff_ids.empty()) return out;
+  if (auto known = known_blocks(staff_ids, window, exclude, now)) return std::move(*known);
   Params p;
   p.add_ids(ids_of(staff_ids)).add(unix_of(window.from)).add(unix_of(window.until)).add(exclude);
   p.add(static_cast<std::int64_t>(kMaxBlocked.count())).add(unix_of(now));
@@ -714,6 +841,7 @@ std::optional<Hold> PgTx::hold(Id company_id, Id id) {
 }
 
 void PgTx::update_company_settings(Id company_id, const SchedulingSettings& v) {
+  catalog_write();
   write(sql::kUpdateCompanySettings, Params()
                                          .add(company_id)
                                          .add(v.slot_step_minutes)
@@ -722,6 +850,7 @@ void PgTx::update_company_settings(Id company_id, const SchedulingSettings& v) {
 }
 
 void PgTx::replace_working_hours(Id staff_id, const std::vector<WorkingHours>& hours) {
+  catalog_write();
   write(sql::kDeleteWorkingHours, Params().add(staff_id));
   if (hours.empty()) return;
   std::vector<Id> days, starts, ends;
@@ -735,6 +864,7 @@ void PgTx::replace_working_hours(Id staff_id, const std::vector<WorkingHours>& h
 }
 
 Id PgTx::insert_time_off(const TimeOff& t) {
+  catalog_write();
   return write_returning(sql::kInsertTimeOff, Params()
                                                   .add(t.staff_id)
                                                   .add(unix_of(t.time.from))
@@ -744,6 +874,7 @@ Id PgTx::insert_time_off(const TimeOff& t) {
 }
 
 bool PgTx::delete_time_off(Id company_id, Id staff_id, Id id) {
+  catalog_write();
   return write_returning(sql::kDeleteTimeOff, Params().add(company_id).add(staff_id).add(id))
              .affected() > 0;
 }

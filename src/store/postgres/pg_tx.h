@@ -15,12 +15,20 @@
 // before the first statement that changes data inside it. A level that wrote nothing is
 // released or rolled back without a statement (its reads need no undo). A RELEASE still queued
 // at COMMIT is dropped (COMMIT ends the savepoints with the transaction).
+//
+// With a CatalogCache (catalog.h), a write answers company(), staff(), service(),
+// staff_for_service() and staff_schedules() from the company's copy, and checks the copy's
+// version in the next round trip it makes (at the latest, one before COMMIT); a changed version
+// throws CatalogStale before anything commits. A write of a catalog table first checks the
+// copies used so far, then stops using copies for the rest of the transaction (its own
+// uncommitted rows are not in them) and drops this instance's copies.
 #include <map>
 #include <optional>
 #include <set>
 #include <vector>
 
 #include "obs/metrics.h"
+#include "store/postgres/catalog.h"
 #include "store/postgres/pg.h"
 #include "store/tx.h"
 
@@ -28,9 +36,11 @@ namespace appointd::store::postgres {
 
 class PgTx final : public WriteTx {
  public:
-  // lock_wait: where lock_staff reports how long it waited (may be null).
-  PgTx(Connection& c, bool writable, obs::Histogram* lock_wait = nullptr)
-      : c_(c), writable_(writable), lock_wait_(lock_wait) {}
+  // lock_wait: where lock_staff reports how long it waited (may be null). catalog: the copies
+  // of company catalogs a write may use (null: none; read transactions use none).
+  PgTx(Connection& c, bool writable, obs::Histogram* lock_wait = nullptr,
+       CatalogCache* catalog = nullptr)
+      : c_(c), writable_(writable), lock_wait_(lock_wait), catalog_(writable ? catalog : nullptr) {}
 
   std::optional<Company> company(Id company_id) override;
   std::optional<Branch> branch(Id company_id, Id id) override;
@@ -58,9 +68,16 @@ class PgTx final : public WriteTx {
   std::vector<Block> blocks_of(std::span<const Id> staff_ids, Interval window, Id exclude,
                                Instant now) override;
   std::optional<Hold> hold(Id company_id, Id id) override;
+  // Remembered; the next blocks()/blocks_of() that falls inside an announced read (unlocked
+  // staff, or blocks_of) fetches all announced reads in one round trip (kBlocksOf each).
+  void expect_blocks(std::span<const Id> staff_ids, Interval window, Id exclude,
+                     Instant now) override;
 
   // SELECT ... FOR UPDATE of the staff rows, ascending (sql::kLockStaff).
   void lock_staff(std::span<const Id> ascending_ids) override;
+  // Remembered; the first overlap check under a staff lock then also carries, inside the open
+  // savepoint level, the customer upsert and the reservation of the ids (one round trip).
+  void expect_booking(const BookingAhead& ahead) override;
   void savepoint() override;
   void rollback_savepoint() override;
   void release_savepoint() override;
@@ -100,6 +117,15 @@ class PgTx final : public WriteTx {
  private:
   // Runs a statement (with what is queued before it) and returns its rows.
   Result read(const Statement& s, const Params& p);
+  // Sends what is queued and the batch in one round trip, with the version checks of the
+  // catalog copies used since the last one; returns the batch's rows. Throws CatalogStale.
+  std::vector<Result> round_trip(std::span<const std::pair<const Statement*, Params>> batch);
+  // The catalog copy of the company for this transaction (loaded on a miss), or null when
+  // copies are not used.
+  const CompanyCatalog* copy(Id company_id);
+  // Before a write of a catalog table: checks the copies used so far (a round trip when one
+  // is unchecked), then stops using copies.
+  void catalog_write();
   // Queues a statement that changes data and whose rows are not needed, after the pending
   // SAVEPOINTs. With a fusion: when the last queued statement is f.last, turns it into f.fused
   // (both in one statement; s's parameters follow) instead.
@@ -118,6 +144,14 @@ class PgTx final : public WriteTx {
   auto timed(F&& f) -> decltype(f());
   // Takes the lowest reserved id of `ids`, or 0 when none is left.
   Id take_reserved(std::vector<Id>& ids);
+  // Keeps the ids of a kReserveIds result asked for `segments` segments.
+  void keep_reserved(const Result& ids, int segments);
+  // The answer of a kUpsertCustomer result for `c`.
+  CustomerUpsert upserted(const Customer& c, const Result& r);
+  // blocks_of() from the announced reads: fetches them when one covers the request, then
+  // answers when every staff member is covered. nullopt: read it from the database.
+  std::optional<std::vector<Block>> known_blocks(std::span<const Id> staff_ids, Interval window,
+                                                 Id exclude, Instant now);
 
   struct Marks {  // lengths of the logs when a SAVEPOINT was queued
     size_t locks;
@@ -131,8 +165,11 @@ class PgTx final : public WriteTx {
   Connection& c_;
   bool writable_;
   obs::Histogram* lock_wait_;
-  std::vector<bool> levels_;  // per open savepoint level: was SAVEPOINT sent?
-  std::set<Id> locked_;       // staff rows locked by this transaction
+  CatalogCache* catalog_;  // null once this transaction wrote a catalog table
+  std::map<Id, std::shared_ptr<const CompanyCatalog>> copies_;  // used by this transaction
+  std::map<Id, std::int64_t> unchecked_;  // company -> version of a copy used, not checked yet
+  std::vector<bool> levels_;              // per open savepoint level: was SAVEPOINT sent?
+  std::set<Id> locked_;                   // staff rows locked by this transaction
   // locked_ in the order taken, the expired-hold deletions done, and per sent SAVEPOINT the
   // length of those logs when it was sent: ROLLBACK TO releases the row locks taken after it
   // and restores the holds deleted after it, so locked_ and purge_log_ must forget them.
@@ -162,10 +199,33 @@ class PgTx final : public WriteTx {
   // reads a staff member, then the service it is to perform); each handed out once, dropped by
   // any write. Catalog rows read a moment earlier in the same transaction are as good.
   std::map<Id, Service> services_ahead_;
+  // Announced reads (expect_blocks), and those fetched: per staff member, the blocks over a
+  // window. Like ahead_, dropped by any write or lock.
+  struct Announced {
+    std::vector<Id> staff;
+    Interval window;
+    Id exclude = 0;
+    Instant now;
+  };
+  std::vector<Announced> announced_;
+  struct Known {
+    Interval window;
+    Id exclude = 0;
+    Instant now;
+    std::vector<Block> blocks;
+  };
+  std::map<Id, Known> known_;
+  // expect_booking(), until the first locked overlap check sends it; then the customer whose
+  // upsert went with it and its rows (dropped when a savepoint level is rolled back).
+  std::optional<BookingAhead> booking_ahead_;
+  std::optional<Customer> upsert_sent_;
+  std::optional<Result> upsert_rows_;
   void forget_read_ahead() {
     candidates_.clear();
     ahead_.reset();
     services_ahead_.clear();
+    announced_.clear();
+    known_.clear();
   }
 };
 

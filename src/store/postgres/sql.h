@@ -294,6 +294,26 @@ inline constexpr Statement kSchedules{
                      "WHERE s.company_id = $1 AND t.staff_id = ANY($2::bigint[]) "
                      "AND t.ends_at > to_timestamp($3::bigint) "
                      "AND t.starts_at < to_timestamp($4::bigint)"};
+// The catalog copy of a company (catalog.h), loaded in one round trip: the version first (the
+// copy's tag), then the rows; hours and time off of all the company's staff.
+inline constexpr Statement kCatalogCompany{
+    "catalog_company",
+    "SELECT catalog_version, id, name, timezone, country, " APPOINTD_EPOCH(
+        "created_at") ", slot_step_minutes, min_notice_minutes, horizon_days "
+                      "FROM companies WHERE id = $1"};
+inline constexpr Statement kCatalogHours{
+    "catalog_hours",
+    "SELECT w.staff_id, w.weekday, w.start_minute, w.end_minute FROM working_hours w "
+    "JOIN staff s ON s.id = w.staff_id WHERE s.company_id = $1 "
+    "ORDER BY w.staff_id, w.weekday, w.start_minute"};
+inline constexpr Statement kCatalogTimeOff{
+    "catalog_time_off",
+    "SELECT " APPOINTD_TIME_OFF_COLS
+    " FROM time_off t JOIN staff s ON s.id = t.staff_id WHERE s.company_id = $1 "
+    "ORDER BY t.staff_id, t.starts_at, t.id"};
+// The check of a copy inside a write transaction (catalog.h).
+inline constexpr Statement kCatalogVersion{"catalog_version",
+                                           "SELECT catalog_version FROM companies WHERE id = $1"};
 #undef APPOINTD_TIME_OFF_COLS
 // kBlocks for several staff members ($1), ordered by staff, then start.
 inline constexpr Statement kBlocksOf{
