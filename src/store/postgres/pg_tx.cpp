@@ -146,6 +146,7 @@ void PgTx::open_savepoints() {
 
 void PgTx::write(const Statement& s, Params p, Fusion f) {
   if (!writable_) throw StoreError("postgresql: write in a read transaction");
+  wrote_.back() = true;
   forget_read_ahead();
   open_savepoints();
   // A SAVEPOINT queued just now is the last item, and then nothing fuses across it.
@@ -155,6 +156,7 @@ void PgTx::write(const Statement& s, Params p, Fusion f) {
 
 Result PgTx::write_returning(const Statement& s, const Params& p) {
   if (!writable_) throw StoreError("postgresql: write in a read transaction");
+  wrote_.back() = true;
   forget_read_ahead();
   open_savepoints();
   const bool reserve = want_appointment_id_ || want_segment_ids_ > 0;
@@ -185,6 +187,19 @@ Id PgTx::take_reserved(std::vector<Id>& ids) {
 }
 
 void PgTx::commit() {
+  if (!wrote_.front()) {
+    // Nothing to keep (a conflict, a refusal, a read): ROLLBACK ends it without the WAL flush
+    // a COMMIT of its row locks and housekeeping would wait for. The copies' checks ride along.
+    c_.defer("ROLLBACK");
+    if (!unchecked_.empty())
+      round_trip({});
+    else
+      timed([&] {
+        c_.flush();
+        return 0;
+      });
+    return;
+  }
   if (!unchecked_.empty()) round_trip({});  // a copy's check never travels with COMMIT
   timed([&] {
     c_.commit();
@@ -388,6 +403,7 @@ std::vector<Block> PgTx::blocks(Id staff_id, Interval blocked, Id exclude, Insta
     if (ahead.customer) {
       const Customer& cu = *ahead.customer;
       open_savepoints();
+      wrote_.back() = true;
       c_.want(sql::kUpsertCustomer, Params()
                                         .add(cu.company_id)
                                         .add(cu.phone)
@@ -517,6 +533,7 @@ void PgTx::savepoint() {
   if (levels_.size() >= static_cast<size_t>(kMaxDepth))
     throw StoreError("savepoints nested too deep");
   levels_.push_back(false);
+  wrote_.push_back(false);
 }
 
 void PgTx::rollback_savepoint() {
@@ -537,6 +554,7 @@ void PgTx::rollback_savepoint() {
     marks_.pop_back();
   }
   levels_.pop_back();
+  wrote_.pop_back();  // undone
 }
 
 void PgTx::release_savepoint() {
@@ -546,6 +564,9 @@ void PgTx::release_savepoint() {
     marks_.pop_back();  // its locks and deletions now belong to the enclosing level
   }
   levels_.pop_back();
+  const bool wrote = wrote_.back();
+  wrote_.pop_back();
+  wrote_.back() = wrote_.back() || wrote;  // kept by the enclosing level
 }
 
 Id PgTx::insert_company(const Company& c) {

@@ -111,7 +111,9 @@ class PgTx final : public WriteTx {
   // there are none, and it returns 0 without a statement.
   int delete_expired_holds(Id staff_id, Instant now) override;
 
-  // Sends what is queued with COMMIT, in one round trip. Throws PgError like any statement.
+  // Ends the transaction: what is queued with COMMIT, in one round trip, or with ROLLBACK when
+  // nothing it wrote is kept (every write was in a savepoint level rolled back): no WAL flush
+  // to wait for. Throws PgError like any statement, or CatalogStale.
   void commit();
 
  private:
@@ -169,7 +171,10 @@ class PgTx final : public WriteTx {
   std::map<Id, std::shared_ptr<const CompanyCatalog>> copies_;  // used by this transaction
   std::map<Id, std::int64_t> unchecked_;  // company -> version of a copy used, not checked yet
   std::vector<bool> levels_;              // per open savepoint level: was SAVEPOINT sent?
-  std::set<Id> locked_;                   // staff rows locked by this transaction
+  // Per level, the transaction's first: did it write (a write of a level rolled back is gone)?
+  // Row locks, expired-hold housekeeping and id reservations do not count.
+  std::vector<bool> wrote_ = {false};
+  std::set<Id> locked_;  // staff rows locked by this transaction
   // locked_ in the order taken, the expired-hold deletions done, and per sent SAVEPOINT the
   // length of those logs when it was sent: ROLLBACK TO releases the row locks taken after it
   // and restores the holds deleted after it, so locked_ and purge_log_ must forget them.
