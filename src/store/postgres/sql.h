@@ -81,11 +81,17 @@ inline constexpr Statement kInsertStaffServices{
     "ON CONFLICT DO NOTHING"};
 // The global lock order: ascending staff id. Every writer of a staff member's time (segments,
 // holds) takes this lock first, which serialises them per staff member (I1 across tables).
+// A transaction-scoped advisory lock keyed by the staff id, not a row lock: the same queue and
+// deadlock detection, but nothing written (a row lock writes the row's xmax, a WAL record, and
+// gives the transaction an id whose end must be logged), so a booking that ends in a conflict
+// stays read-only. appointd's other advisory key (kMigrationLock) lies far above any staff id.
 inline constexpr Statement kLockStaff{
-    "lock_staff", "SELECT id FROM staff WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE"};
+    "lock_staff",
+    "SELECT pg_advisory_xact_lock(id) FROM "
+    "(SELECT DISTINCT unnest($1::bigint[]) AS id ORDER BY 1 OFFSET 0) ascending"};
 // The same for one staff member (most commands): no sort to set up.
 inline constexpr Statement kLockOneStaff{"lock_one_staff",
-                                         "SELECT id FROM staff WHERE id = $1 FOR UPDATE"};
+                                         "SELECT pg_advisory_xact_lock($1::bigint)"};
 
 #define APPOINTD_CUSTOMER_COLS                                          \
   "SELECT id, company_id, phone, name, email, source, " APPOINTD_EPOCH( \
