@@ -89,6 +89,7 @@ Result<Appointment> book(store::WriteTx& tx, const Book& c) {
     // What follows a free check, for a store that can send it with the check (tx.h).
     store::WriteTx::BookingAhead ahead;
     ahead.segments = static_cast<int>(segs->size());
+    ahead.hold_id = hold_id;
     const auto& in = c.customer;
     if (in && in->phone_normalized && in->name.size() <= 200 && in->email.size() <= 200)
       ahead.customer = Customer{0, c.company_id, in->phone, in->name, in->email, c.source, c.now};

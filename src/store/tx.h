@@ -118,6 +118,9 @@ class WriteTx : public ReadTx {
   struct BookingAhead {
     std::optional<Customer> customer;
     int segments = 0;
+    // The hold the booking converts (0: none). Without one, every block the checks return is a
+    // conflict.
+    Id hold_id = 0;
   };
   virtual void expect_booking(const BookingAhead&) {}
 

@@ -161,8 +161,7 @@ class PgTxTest : public ::testing::Test {
     if (base_url().empty()) GTEST_SKIP() << "no APPOINTD_PG_URL";
     c_ =
         std::make_unique<Connection>(schema_url(), std::vector<std::string>{"SET TIME ZONE 'UTC'"});
-    c_->defer("BEGIN");
-    PgTx tx(*c_, true);
+    PgTx tx(*c_, true);  // begins at its first lock or write
     company_ = tx.insert_company({0, "Co", "Europe/Berlin", "DE", now_, {}});
     branch_ = tx.insert_branch({0, company_, "B", "Europe/Berlin", "", now_});
     service_ = tx.insert_service({0, company_, "Cut", 30, 0, 0, now_});
@@ -203,8 +202,7 @@ class PgTxTest : public ::testing::Test {
 
 TEST_F(PgTxTest, FreeCheckReservesIdsAndTheInsertsNeedNoRoundTrip) {
   const Instant t = now_ + std::chrono::hours(24);
-  c_->defer("BEGIN");
-  PgTx tx(*c_, true);
+  PgTx tx(*c_, true);  // begins at its first lock or write
   Id ids[] = {staff_};
   tx.lock_staff(ids);
   EXPECT_TRUE(tx.blocks(staff_, {t, t + std::chrono::minutes(30)}, 0, now_).empty());
@@ -226,13 +224,11 @@ TEST_F(PgTxTest, FreeCheckReservesIdsAndTheInsertsNeedNoRoundTrip) {
 TEST_F(PgTxTest, OverlapOfAQueuedSegmentSurfacesAsExclusionViolation) {
   const Instant t = now_ + std::chrono::hours(48);
   {
-    c_->defer("BEGIN");
-    PgTx tx(*c_, true);
+    PgTx tx(*c_, true);  // begins at its first lock or write
     book(tx, t);
     tx.commit();
   }
-  c_->defer("BEGIN");
-  PgTx tx(*c_, true);
+  PgTx tx(*c_, true);  // begins at its first lock or write
   // A free check elsewhere reserves ids (in the upsert's round trip); the overlapping INSERTs
   // below are then queued, and the constraint's error comes with COMMIT.
   Id ids[] = {staff_};
@@ -255,8 +251,7 @@ TEST_F(PgTxTest, OverlapOfAQueuedSegmentSurfacesAsExclusionViolation) {
 }
 
 TEST_F(PgTxTest, EventAndOutboxRowFuseButNotAcrossASavepoint) {
-  c_->defer("BEGIN");
-  PgTx tx(*c_, true);
+  PgTx tx(*c_, true);  // begins at its first lock or write
   tx.append_event({0, company_, 0, "x", "{}", now_});
   const size_t before = c_->queued();
   tx.savepoint();
@@ -275,8 +270,7 @@ TEST_F(PgTxTest, EventAndOutboxRowFuseButNotAcrossASavepoint) {
 
 TEST_F(PgTxTest, SavepointRollbackUndoesQueuedWritesAndForgetsLocksAndPurges) {
   const Instant t = now_ + std::chrono::hours(72);
-  c_->defer("BEGIN");
-  PgTx tx(*c_, true);
+  PgTx tx(*c_, true);  // begins at its first lock or write
   tx.savepoint();
   Id ids[] = {staff_};
   tx.lock_staff(ids);
@@ -295,8 +289,7 @@ TEST_F(PgTxTest, SavepointRollbackUndoesQueuedWritesAndForgetsLocksAndPurges) {
 }
 
 TEST_F(PgTxTest, LockTakenInsideARolledBackSavepointIsTakenAgain) {
-  c_->defer("BEGIN");
-  PgTx tx(*c_, true);
+  PgTx tx(*c_, true);  // begins at its first lock or write
   tx.savepoint();
   tx.append_event({0, company_, 0, "x", "{}", now_});  // the SAVEPOINT goes first
   Id ids[] = {staff_};
@@ -308,6 +301,67 @@ TEST_F(PgTxTest, LockTakenInsideARolledBackSavepointIsTakenAgain) {
   EXPECT_EQ(c_->queued(), before + 1);  // queued again
   // And an expired-hold deletion logged inside the rolled-back level is forgotten too.
   tx.commit();
+}
+
+// The probe (probe.h): a booking whose time is taken is answered from an unlocked read, in no
+// transaction at all; a free time is then checked under the lock and booked as usual.
+TEST_F(PgTxTest, ProbeAnswersAConflictWithoutLockOrTransaction) {
+  const Instant t = now_ + std::chrono::hours(96);
+  {
+    PgTx tx(*c_, true);
+    book(tx, t);
+    tx.commit();
+  }
+  ProbePolicy always(ProbePolicy::Mode::kAlways);
+  Id ids[] = {staff_};
+  {
+    PgTx tx(*c_, true, nullptr, nullptr, &always);
+    tx.savepoint();
+    tx.expect_booking({Customer{0, company_, "+49301111111", "", "", "api", now_}, 1, 0});
+    tx.lock_staff(ids);
+    auto found = tx.blocks(staff_, {t, t + std::chrono::minutes(30)}, 0, now_);
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_FALSE(c_->in_transaction());  // no BEGIN, no lock, no upsert sent
+    EXPECT_EQ(c_->queued(), 0u);
+    // Writing after all (the caller did not count the block as a conflict) is refused: the
+    // store runs the write again without the probe.
+    EXPECT_THROW(tx.append_event({0, company_, 0, "x", "{}", now_}), ProbeMissed);
+    tx.rollback_savepoint();
+    tx.commit();
+    EXPECT_FALSE(c_->in_transaction());
+  }
+  {
+    // Free: the lock, the locked check and the announced upsert go in one round trip.
+    PgTx tx(*c_, true, nullptr, nullptr, &always);
+    tx.savepoint();
+    const Customer cu{0, company_, "+49301111111", "", "", "api", now_};
+    tx.expect_booking({cu, 1, 0});
+    tx.lock_staff(ids);
+    const Instant free = t + std::chrono::hours(2);
+    EXPECT_TRUE(tx.blocks(staff_, {free, free + std::chrono::minutes(30)}, 0, now_).empty());
+    EXPECT_TRUE(c_->in_transaction());
+    const size_t before = c_->queued();
+    EXPECT_EQ(tx.upsert_customer(cu).customer.id, customer_);  // sent with the check
+    EXPECT_EQ(c_->queued(), before);
+    Id id = book(tx, free);
+    tx.release_savepoint();
+    tx.commit();
+    PgTx rd(*c_, false);
+    c_->defer("BEGIN");
+    EXPECT_TRUE(rd.appointment(company_, id));
+    c_->commit();
+  }
+}
+
+TEST(ProbePolicyTest, ProbesWhileConflictsAreCommon) {
+  ProbePolicy p;
+  EXPECT_FALSE(p.probe_first());
+  for (int i = 0; i < 200; ++i) p.record(true);
+  EXPECT_TRUE(p.probe_first());
+  for (int i = 0; i < 200; ++i) p.record(false);
+  EXPECT_FALSE(p.probe_first());
+  EXPECT_FALSE(ProbePolicy(ProbePolicy::Mode::kNever).probe_first());
+  EXPECT_TRUE(ProbePolicy(ProbePolicy::Mode::kAlways).probe_first());
 }
 
 }  // namespace

@@ -197,6 +197,7 @@ class PgStore final : public Store {
 
   // Runs fn in a transaction until it commits, fails for good, or runs out of retries.
   std::exception_ptr run(const WriteFn& fn, std::mt19937_64& rng) {
+    bool probe = true;
     for (int attempt = 1;; ++attempt) {
       bool committing = false;
       try {
@@ -204,12 +205,12 @@ class PgStore final : public Store {
         Connection& c = *lease;
         const auto began = SteadyClock::now();
         try {
-          // Queued: BEGIN travels with the first statement, and the statements still queued
-          // when fn returns travel with COMMIT. An error of one of those surfaces here, before
-          // COMMIT ran (the pipeline skips the rest): retryable as usual. Only a lost
-          // connection in the round trip that carries COMMIT leaves the outcome unknown.
-          c.defer("BEGIN");
-          PgTx tx(c, true, lock_wait_, &catalog_);
+          // Queued: BEGIN travels with the first lock or write (PgTx::begin), and the
+          // statements still queued when fn returns travel with COMMIT. An error of one of those
+          // surfaces here, before COMMIT ran (the pipeline skips the rest): retryable as usual.
+          // Only a lost connection in the round trip that carries COMMIT leaves the outcome
+          // unknown.
+          PgTx tx(c, true, lock_wait_, &catalog_, probe ? &probe_policy_ : nullptr);
           fn(tx);
           committing = true;
           tx.commit();
@@ -243,6 +244,10 @@ class PgStore final : public Store {
                         {{"sqlstate", retry_reason(e)}})
               .inc();
         std::this_thread::sleep_for(backoff(policy_, attempt, rng));
+      } catch (const ProbeMissed&) {
+        probe = false;  // the same write again, checking under the lock only
+        if (attempt >= kMaxStaleAttempts)
+          return std::make_exception_ptr(StoreUnavailable("postgresql: the write kept failing"));
       } catch (const CatalogStale&) {
         // The copy is dropped; the next attempt loads the company's catalog again. Catalog
         // changes are rare, so this gives up only when they keep coming.
@@ -261,6 +266,7 @@ class PgStore final : public Store {
   Options opts_;
   Pool pool_;
   CatalogCache catalog_;
+  ProbePolicy probe_policy_;
   RetryPolicy policy_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -134,7 +134,29 @@ void PgTx::catalog_write() {
   copies_.clear();
 }
 
+void PgTx::release_withheld() {
+  probe_armed_ = false;
+  if (withheld_.empty()) return;
+  if (probe_hit_) throw ProbeMissed();
+  std::vector<Id> ids;
+  ids.swap(withheld_);
+  begin();
+  if (ids.size() == 1)
+    c_.defer(sql::kLockOneStaff, Params().add(ids.front()));
+  else
+    c_.defer(sql::kLockStaff, Params().add_ids(ids));
+  lock_unsent_ = true;
+}
+
+void PgTx::begin() {
+  if (begun_) return;
+  c_.defer("BEGIN");
+  begun_ = true;
+}
+
 void PgTx::open_savepoints() {
+  release_withheld();  // a lock is taken before the savepoint, so its rollback keeps it
+  if (std::find(levels_.begin(), levels_.end(), false) != levels_.end()) begin();
   for (size_t i = 0; i < levels_.size(); ++i) {
     if (!levels_[i]) {
       c_.defer(kSavepoint[i]);
@@ -146,6 +168,8 @@ void PgTx::open_savepoints() {
 
 void PgTx::write(const Statement& s, Params p, Fusion f) {
   if (!writable_) throw StoreError("postgresql: write in a read transaction");
+  release_withheld();
+  begin();
   wrote_.back() = true;
   forget_read_ahead();
   open_savepoints();
@@ -156,6 +180,8 @@ void PgTx::write(const Statement& s, Params p, Fusion f) {
 
 Result PgTx::write_returning(const Statement& s, const Params& p) {
   if (!writable_) throw StoreError("postgresql: write in a read transaction");
+  release_withheld();
+  begin();
   wrote_.back() = true;
   forget_read_ahead();
   open_savepoints();
@@ -187,6 +213,13 @@ Id PgTx::take_reserved(std::vector<Id>& ids) {
 }
 
 void PgTx::commit() {
+  withheld_.clear();  // nothing was written after it: the lock is not needed
+  if (!begun_) {
+    // Only reads ran, each in its own implicit transaction: nothing to end. A copy's check
+    // still decides whether the answer stands.
+    if (!unchecked_.empty()) round_trip({});
+    return;
+  }
   if (!wrote_.front()) {
     // Nothing to keep (a conflict, a refusal, a read): ROLLBACK ends it without the WAL flush
     // a COMMIT of its row locks and housekeeping would wait for. The copies' checks ride along.
@@ -305,6 +338,7 @@ std::optional<Appointment> PgTx::appointment(Id company_id, Id id) {
   // Both in one round trip; the segments count only when the appointment is the company's.
   // A write locks the row first (a change of the appointment follows): the segments are read
   // after the lock, so they are those of the last committed change.
+  if (writable_) begin();  // the row lock lasts until the transaction ends
   std::pair<const Statement*, Params> batch[] = {
       {writable_ ? &sql::kAppointmentForUpdate : &sql::kAppointment,
        Params().add(company_id).add(id)},
@@ -389,6 +423,29 @@ std::vector<Block> PgTx::blocks(Id staff_id, Interval blocked, Id exclude, Insta
       return out;
     }
   }
+  if (locked && !withheld_.empty() &&
+      std::find(withheld_.begin(), withheld_.end(), staff_id) != withheld_.end()) {
+    // The probe: the same check without the lock. A conflict it finds is the answer (it was
+    // there in this snapshot); a free time is decided by the check under the lock below.
+    c_.want(sql::kBlocks, p);
+    auto rs = round_trip({});
+    if (rs[0].rows()) {
+      probe_hit_ = true;
+      booking_ahead_.reset();
+      if (probe_) probe_->record(true);
+      std::vector<Block> out;
+      const Result& r = rs[0];
+      for (int i = 0; i < r.rows(); ++i)
+        out.push_back({r.i64(i, 0) ? Block::kHold : Block::kSegment,
+                       r.i64(i, 1),
+                       r.i64(i, 2),
+                       staff_id,
+                       {from_unix(r.i64(i, 3)), from_unix(r.i64(i, 4))}});
+      return out;
+    }
+  }
+  release_withheld();
+  if (locked) begin();
   // Under the lock, the check also deletes the expired holds (housekeeping that needs no undo:
   // no reader counts them, so it opens no savepoint).
   c_.want(locked ? sql::kBlocksLocked : sql::kBlocks, std::move(p));
@@ -396,8 +453,10 @@ std::vector<Block> PgTx::blocks(Id staff_id, Interval blocked, Id exclude, Insta
   // The booking announced what follows a free check: it travels with the check, inside the
   // booking's savepoint level (a conflict rolls that level back, and the upsert with it).
   bool upsert = false;
-  int reserve = -1;  // segments reserved with the check, -1: no reservation sent
+  int reserve = -1;          // segments reserved with the check, -1: no reservation sent
+  bool first_check = false;  // of a booking: its outcome feeds the probe policy
   if (locked && booking_ahead_ && !levels_.empty()) {
+    first_check = true;
     BookingAhead ahead = std::move(*booking_ahead_);
     booking_ahead_.reset();
     if (ahead.customer) {
@@ -421,6 +480,7 @@ std::vector<Block> PgTx::blocks(Id staff_id, Interval blocked, Id exclude, Insta
   }
   auto rs = round_trip({});
   Result& r = rs[0];
+  if (first_check && probe_) probe_->record(r.rows() > 0);
   if (upsert) upsert_rows_.emplace(std::move(rs[1]));
   if (reserve >= 0) keep_reserved(rs[upsert ? 2 : 1], reserve);
   if (locked && reserve < 0) {
@@ -453,7 +513,10 @@ void PgTx::expect_blocks(std::span<const Id> staff_ids, Interval window, Id excl
 }
 
 void PgTx::expect_booking(const BookingAhead& ahead) {
-  if (writable_) booking_ahead_ = ahead;
+  if (!writable_) return;
+  booking_ahead_ = ahead;
+  // Only without a hold to convert: then any block the probe finds is a conflict.
+  probe_armed_ = probe_ && ahead.hold_id == 0 && !levels_.empty() && probe_->probe_first();
 }
 
 std::optional<std::vector<Block>> PgTx::known_blocks(std::span<const Id> staff_ids, Interval window,
@@ -518,13 +581,19 @@ void PgTx::lock_staff(std::span<const Id> ascending_ids) {
   // Ascending order is what makes concurrent composite bookings deadlock-free; the SQL sorts
   // again (ORDER BY id FOR UPDATE locks in that order), so a caller's mistake cannot break it.
   std::sort(todo.begin(), todo.end());
-  // Queued: the lock is taken, in order, before the next statement runs; a lock timeout or
-  // deadlock surfaces at the next round trip.
-  if (todo.size() == 1)
-    c_.defer(sql::kLockOneStaff, Params().add(todo.front()));
-  else
-    c_.defer(sql::kLockStaff, Params().add_ids(todo));
-  lock_unsent_ = true;
+  if (probe_armed_ && withheld_.empty() && lock_log_.empty()) {
+    withheld_ = todo;  // the probe first (blocks())
+  } else {
+    release_withheld();
+    begin();
+    // Queued: the lock is taken, in order, before the next statement runs; a lock timeout or
+    // deadlock surfaces at the next round trip.
+    if (todo.size() == 1)
+      c_.defer(sql::kLockOneStaff, Params().add(todo.front()));
+    else
+      c_.defer(sql::kLockStaff, Params().add_ids(todo));
+    lock_unsent_ = true;
+  }
   locked_.insert(todo.begin(), todo.end());
   lock_log_.insert(lock_log_.end(), todo.begin(), todo.end());
 }

@@ -30,17 +30,30 @@
 #include "obs/metrics.h"
 #include "store/postgres/catalog.h"
 #include "store/postgres/pg.h"
+#include "store/postgres/probe.h"
 #include "store/tx.h"
 
 namespace appointd::store::postgres {
+
+// A booking answered from its unlocked probe went on to write after all (the blocks it found
+// were not conflicts to it): the store runs it again without probing.
+class ProbeMissed : public StoreError {
+ public:
+  ProbeMissed() : StoreError("postgresql: a probed booking wrote; running it again") {}
+};
 
 class PgTx final : public WriteTx {
  public:
   // lock_wait: where lock_staff reports how long it waited (may be null). catalog: the copies
   // of company catalogs a write may use (null: none; read transactions use none).
+  // probe: decides whether a booking reads its time without the lock first (null: never).
   PgTx(Connection& c, bool writable, obs::Histogram* lock_wait = nullptr,
-       CatalogCache* catalog = nullptr)
-      : c_(c), writable_(writable), lock_wait_(lock_wait), catalog_(writable ? catalog : nullptr) {}
+       CatalogCache* catalog = nullptr, ProbePolicy* probe = nullptr)
+      : c_(c),
+        writable_(writable),
+        lock_wait_(lock_wait),
+        catalog_(writable ? catalog : nullptr),
+        probe_(writable ? probe : nullptr) {}
 
   std::optional<Company> company(Id company_id) override;
   std::optional<Branch> branch(Id company_id, Id id) override;
@@ -141,6 +154,11 @@ class PgTx final : public WriteTx {
   Result write_returning(const Statement& s, const Params& p);
   // Queues the SAVEPOINTs of the levels that have none yet.
   void open_savepoints();
+  // Queues BEGIN unless the transaction has begun. A write transaction begins at its first
+  // lock, write or savepoint: the reads before it run in their own implicit transactions, which
+  // at READ COMMITTED (a snapshot per statement) is the same, and a write that only reads (a
+  // conflict answered by the probe, a refusal) needs no BEGIN nor ROLLBACK at all.
+  void begin();
   // Times the round trip that carries a queued lock_staff (the lock wait histogram).
   template <class F>
   auto timed(F&& f) -> decltype(f());
@@ -166,8 +184,19 @@ class PgTx final : public WriteTx {
 
   Connection& c_;
   bool writable_;
+  bool begun_ = !writable_;  // a read transaction is begun by the store
   obs::Histogram* lock_wait_;
   CatalogCache* catalog_;  // null once this transaction wrote a catalog table
+  // The probe (probe.h): armed by expect_booking when the policy says so; lock_staff then
+  // withholds the lock statement, and the first locked check reads without it. A conflict
+  // found so is the answer (the lock is never sent unless something is written after, which
+  // throws ProbeMissed); a free time sends the lock and the usual locked check.
+  ProbePolicy* probe_;
+  bool probe_armed_ = false;
+  bool probe_hit_ = false;    // a locked check was answered by the probe
+  std::vector<Id> withheld_;  // staff locked for the use case, whose lock is not queued yet
+  // Queues the withheld lock (before anything that needs it). Throws ProbeMissed after a hit.
+  void release_withheld();
   std::map<Id, std::shared_ptr<const CompanyCatalog>> copies_;  // used by this transaction
   std::map<Id, std::int64_t> unchecked_;  // company -> version of a copy used, not checked yet
   std::vector<bool> levels_;              // per open savepoint level: was SAVEPOINT sent?
