@@ -223,26 +223,27 @@ std::vector<SlotConflict::Alternative> interleave(const AlternativeQuery& q, con
 
 }  // namespace
 
+void announce_alternatives(store::ReadTx& tx, const AlternativeQuery& q) {
+  // The requested staff over the widest window, and the other staff at the requested time.
+  const Segment& first = q.segments.front();
+  Interval wide{first.blocked.from - kFarReachBefore, first.blocked.until + kFarReachAfter};
+  for (const auto& s : q.segments) {
+    wide.from = std::min(wide.from, s.blocked.from - kFarReachBefore);
+    wide.until = std::max(wide.until, s.blocked.until + kFarReachAfter);
+  }
+  tx.expect_blocks(staff_of(q.segments), wide, q.exclude, q.now);
+  if (q.segments.size() == 1 && first.time.from >= q.now) {
+    auto others = tx.staff_for_service(q.company_id, q.branch_id, first.service_id,
+                                       static_cast<int>(kOtherStaffProbes) + 1);
+    std::erase(others, first.staff_id);
+    tx.expect_blocks(others, first.blocked, q.exclude, q.now);
+  }
+}
+
 std::vector<SlotConflict::Alternative> alternatives(store::ReadTx& tx, const AlternativeQuery& q) {
   auto co = tx.company(q.company_id);
   const SlotRules rules = slot_rules(co ? co->settings : SchedulingSettings{}, q.now);
-  {
-    // What the searches below read, announced (tx.h): the requested staff over the widest
-    // window, and the other staff at the requested time.
-    const Segment& first = q.segments.front();
-    Interval wide{first.blocked.from - kFarReachBefore, first.blocked.until + kFarReachAfter};
-    for (const auto& s : q.segments) {
-      wide.from = std::min(wide.from, s.blocked.from - kFarReachBefore);
-      wide.until = std::max(wide.until, s.blocked.until + kFarReachAfter);
-    }
-    tx.expect_blocks(staff_of(q.segments), wide, q.exclude, q.now);
-    if (q.segments.size() == 1 && first.time.from >= q.now) {
-      auto others = tx.staff_for_service(q.company_id, q.branch_id, first.service_id,
-                                         static_cast<int>(kOtherStaffProbes) + 1);
-      std::erase(others, first.staff_id);
-      tx.expect_blocks(others, first.blocked, q.exclude, q.now);
-    }
-  }
+  announce_alternatives(tx, q);
   // Most conflicts have free time nearby: look half a day around the request first, and load
   // the wide window (a day either way) only when that does not yield a full list. This
   // keeps the writer's work on a busy calendar proportional to what is offered.

@@ -27,5 +27,9 @@ struct AlternativeQuery {
 // start. Bounded work: a first pass over 6 hours either side, the full reach only when that
 // finds fewer than five; each pass a handful of queries and a capped number of candidates.
 std::vector<SlotConflict::Alternative> alternatives(store::ReadTx& tx, const AlternativeQuery& q);
+// Announces (ReadTx::expect_blocks) the blocks alternatives() reads for `q`: a store may then
+// read them with the overlap check that precedes (only when it finds a conflict), or at the
+// first of them.
+void announce_alternatives(store::ReadTx& tx, const AlternativeQuery& q);
 
 }  // namespace appointd::booking

@@ -126,6 +126,9 @@ std::optional<Error> check_free(store::WriteTx& tx, Id company_id, Id branch_id,
                                 const FreeCheck& opts) {
   auto ids = staff_of(segs);
   tx.lock_staff(ids);
+  const AlternativeQuery alt{
+      company_id, branch_id, segs, opts.exclude, opts.ignore_hold, opts.disjoint_alternatives, now};
+  announce_alternatives(tx, alt);  // what a conflict reads next
   auto slot = std::make_shared<SlotConflict>();
   for (size_t i = 0; i < segs.size(); ++i)
     for (const auto& b : tx.blocks(segs[i].staff_id, segs[i].blocked, opts.exclude, now)) {
@@ -133,8 +136,7 @@ std::optional<Error> check_free(store::WriteTx& tx, Id company_id, Id branch_id,
       slot->conflicts.push_back({i, b});
     }
   if (slot->conflicts.empty()) return std::nullopt;
-  slot->alternatives = alternatives(tx, {company_id, branch_id, segs, opts.exclude,
-                                         opts.ignore_hold, opts.disjoint_alternatives, now});
+  slot->alternatives = alternatives(tx, alt);
   Error e{ErrorCode::kSlotUnavailable, "the requested time is no longer free"};
   e.slot = std::move(slot);
   return e;

@@ -426,10 +426,15 @@ std::vector<Block> PgTx::blocks(Id staff_id, Interval blocked, Id exclude, Insta
   if (locked && !withheld_.empty() &&
       std::find(withheld_.begin(), withheld_.end(), staff_id) != withheld_.end()) {
     // The probe: the same check without the lock. A conflict it finds is the answer (it was
-    // there in this snapshot); a free time is decided by the check under the lock below.
+    // there in this snapshot); a free time is decided by the check under the lock below. The
+    // reads a conflict's alternatives announced come along, read only if there is one.
     c_.want(sql::kBlocks, p);
+    const Params busy =
+        Params().add(staff_id).add(unix_of(blocked.from)).add(unix_of(blocked.until));
+    auto todo = queue_announced(&busy);
     auto rs = round_trip({});
     if (rs[0].rows()) {
+      keep_announced(todo, rs, 1);
       probe_hit_ = true;
       booking_ahead_.reset();
       if (probe_) probe_->record(true);
@@ -509,7 +514,11 @@ std::optional<StoredResponse> PgTx::idempotency(Id company_id, const std::string
 
 void PgTx::expect_blocks(std::span<const Id> staff_ids, Interval window, Id exclude, Instant now) {
   if (staff_ids.empty()) return;
-  announced_.push_back({ids_of(staff_ids), window, exclude, now});
+  Announced a{ids_of(staff_ids), window, exclude, now};
+  for (const auto& b : announced_)
+    if (b.staff == a.staff && b.window == a.window && b.exclude == a.exclude && b.now == a.now)
+      return;  // announced twice (check_free, then alternatives)
+  announced_.push_back(std::move(a));
 }
 
 void PgTx::expect_booking(const BookingAhead& ahead) {
@@ -542,24 +551,36 @@ std::optional<std::vector<Block>> PgTx::known_blocks(std::span<const Id> staff_i
       for (Id id : staff_ids)
         wanted |= std::find(a.staff.begin(), a.staff.end(), id) != a.staff.end();
   if (!wanted) return std::nullopt;
-  // Every announced read in one round trip; a staff member's blocks stay known over the window
-  // read (the unlocked ones are advisory, as for ahead_; the locked ones nobody else changes).
+  auto todo = queue_announced(nullptr);
+  auto rs = round_trip({});
+  keep_announced(todo, rs, 0);
+  return answer();
+}
+
+std::vector<PgTx::Announced> PgTx::queue_announced(const Params* if_busy) {
   std::vector<Announced> todo;
   todo.swap(announced_);
   for (const auto& a : todo) {
     Params p;
     p.add_ids(a.staff).add(unix_of(a.window.from)).add(unix_of(a.window.until)).add(a.exclude);
     p.add(static_cast<std::int64_t>(kMaxBlocked.count())).add(unix_of(a.now));
-    c_.want(sql::kBlocksOf, std::move(p));
+    if (if_busy) p.append(*if_busy);
+    c_.want(if_busy ? sql::kBlocksOfIfBusy : sql::kBlocksOf, std::move(p));
   }
-  auto rs = round_trip({});
+  return todo;
+}
+
+void PgTx::keep_announced(const std::vector<Announced>& todo, const std::vector<Result>& rs,
+                          size_t first) {
+  // A staff member's blocks stay known over the window read (the unlocked ones are advisory,
+  // as for ahead_; the locked ones nobody else changes).
   for (size_t k = 0; k < todo.size(); ++k) {
     const auto& a = todo[k];
     // A staff member in two reads keeps the first (alternatives announce the widest first).
     std::set<Id> mine;
     for (Id id : a.staff)
       if (known_.emplace(id, Known{a.window, a.exclude, a.now, {}}).second) mine.insert(id);
-    const Result& r = rs[k];
+    const Result& r = rs[first + k];
     for (int i = 0; i < r.rows(); ++i)
       if (mine.count(r.i64(i, 0)))
         known_[r.i64(i, 0)].blocks.push_back({r.i64(i, 1) ? Block::kHold : Block::kSegment,
@@ -568,7 +589,6 @@ std::optional<std::vector<Block>> PgTx::known_blocks(std::span<const Id> staff_i
                                               r.i64(i, 0),
                                               {from_unix(r.i64(i, 4)), from_unix(r.i64(i, 5))}});
   }
-  return answer();
 }
 
 void PgTx::lock_staff(std::span<const Id> ascending_ids) {

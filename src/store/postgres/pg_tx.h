@@ -172,6 +172,13 @@ class PgTx final : public WriteTx {
   // answers when every staff member is covered. nullopt: read it from the database.
   std::optional<std::vector<Block>> known_blocks(std::span<const Id> staff_ids, Interval window,
                                                  Id exclude, Instant now);
+  struct Announced;
+  // Queues the announced reads (wanted; kBlocksOf each, or kBlocksOfIfBusy with `if_busy`'s
+  // three parameters) and hands them over; keep_announced() then files their rows, those of
+  // rs[first], rs[first + 1], ..., as known_.
+  std::vector<Announced> queue_announced(const Params* if_busy);
+  void keep_announced(const std::vector<Announced>& todo, const std::vector<Result>& rs,
+                      size_t first);
 
   struct Marks {  // lengths of the logs when a SAVEPOINT was queued
     size_t locks;
