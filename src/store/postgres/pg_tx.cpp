@@ -427,26 +427,38 @@ std::vector<Block> PgTx::blocks(Id staff_id, Interval blocked, Id exclude, Insta
       std::find(withheld_.begin(), withheld_.end(), staff_id) != withheld_.end()) {
     // The probe: the same check without the lock. A conflict it finds is the answer (it was
     // there in this snapshot); a free time is decided by the check under the lock below. The
-    // reads a conflict's alternatives announced come along, read only if there is one.
-    c_.want(sql::kBlocks, p);
+    // reads a conflict's alternatives announced come along, read only if there is one; when
+    // one of them covers this staff member and time, it is the probe itself.
     const Params busy =
         Params().add(staff_id).add(unix_of(blocked.from)).add(unix_of(blocked.until));
     auto todo = queue_announced(&busy);
+    size_t cover = todo.size();
+    for (size_t k = 0; k < todo.size() && cover == todo.size(); ++k) {
+      const auto& a = todo[k];
+      if (a.exclude == exclude && a.now == now && a.window.contains(blocked) &&
+          std::find(a.staff.begin(), a.staff.end(), staff_id) != a.staff.end())
+        cover = k;
+    }
+    if (cover == todo.size()) c_.want(sql::kBlocks, p);
     auto rs = round_trip({});
-    if (rs[0].rows()) {
-      keep_announced(todo, rs, 1);
+    std::vector<Block> found;
+    const Result& r = rs[cover];
+    const int c = cover == todo.size() ? 0 : 1;  // kBlocksOfIfBusy leads with staff_id
+    for (int i = 0; i < r.rows(); ++i) {
+      if (c && r.i64(i, 0) != staff_id) continue;
+      Block b{r.i64(i, c) ? Block::kHold : Block::kSegment,
+              r.i64(i, c + 1),
+              r.i64(i, c + 2),
+              staff_id,
+              {from_unix(r.i64(i, c + 3)), from_unix(r.i64(i, c + 4))}};
+      if (b.blocked.overlaps(blocked)) found.push_back(b);
+    }
+    if (!found.empty()) {
+      keep_announced(todo, rs, 0);
       probe_hit_ = true;
       booking_ahead_.reset();
       if (probe_) probe_->record(true);
-      std::vector<Block> out;
-      const Result& r = rs[0];
-      for (int i = 0; i < r.rows(); ++i)
-        out.push_back({r.i64(i, 0) ? Block::kHold : Block::kSegment,
-                       r.i64(i, 1),
-                       r.i64(i, 2),
-                       staff_id,
-                       {from_unix(r.i64(i, 3)), from_unix(r.i64(i, 4))}});
-      return out;
+      return found;
     }
   }
   release_withheld();
