@@ -7,6 +7,10 @@
 #include <memory>
 #include <string>
 
+#include "booking/appointments.h"
+#include "booking/attempt.h"
+#include "domain/conflict.h"
+#include "store/postgres/catalog.h"
 #include "store/postgres/migrate.h"
 #include "store/postgres/pg.h"
 #include "store/postgres/pg_tx.h"
@@ -362,6 +366,65 @@ TEST(ProbePolicyTest, ProbesWhileConflictsAreCommon) {
   EXPECT_FALSE(p.probe_first());
   EXPECT_FALSE(ProbePolicy(ProbePolicy::Mode::kNever).probe_first());
   EXPECT_TRUE(ProbePolicy(ProbePolicy::Mode::kAlways).probe_first());
+}
+
+// The round trips of a booking, the cost the PostgreSQL store is built around (DESIGN.md):
+// with the catalog copied and checked in passing, and the probe while conflicts are common.
+TEST_F(PgTxTest, RoundTripsOfABooking) {
+  CatalogCache catalog;
+  ProbePolicy always(ProbePolicy::Mode::kAlways), never(ProbePolicy::Mode::kNever);
+  const Instant t = now_ + std::chrono::hours(120);
+  auto run = [&](ProbePolicy& probe, Instant at, const char* phone) {
+    booking::Book b;
+    b.company_id = company_;
+    b.customer = booking::CustomerInput{phone, "C", "", true};
+    b.segments = {{staff_, service_, at, std::nullopt}};
+    b.now = now_;
+    const size_t before = c_->round_trips();
+    PgTx tx(*c_, true, nullptr, &catalog, &probe);
+    auto r = booking::attempt(tx, [&] { return booking::book(tx, b); });
+    tx.commit();
+    EXPECT_FALSE(c_->in_transaction());
+    return std::make_pair(std::move(r), c_->round_trips() - before);
+  };
+  {
+    auto [r, trips] = run(never, t, "+49301111111");  // loads the copy: one more
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(trips, 3u);
+  }
+  {
+    // Without the probe: [lock, check, savepoint, upsert, ids, version] [inserts, COMMIT].
+    auto [r, trips] = run(never, t + std::chrono::hours(1), "+49301111111");
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(trips, 2u);
+  }
+  {
+    // A conflict without the probe: the check, the alternatives' reads, ROLLBACK.
+    auto [r, trips] = run(never, t, "+49301111111");
+    ASSERT_FALSE(r.ok());
+    ASSERT_TRUE(r.error().slot);
+    EXPECT_FALSE(r.error().slot->alternatives.empty());
+    EXPECT_EQ(trips, 3u);
+  }
+  {
+    // A conflict with the probe: one round trip, no transaction.
+    auto [r, trips] = run(always, t, "+49302222222");
+    ASSERT_FALSE(r.ok());
+    ASSERT_TRUE(r.error().slot);
+    EXPECT_FALSE(r.error().slot->alternatives.empty());
+    EXPECT_EQ(trips, 1u);
+  }
+  {
+    // A free time with the probe: the probe, then as without it; a new customer.
+    auto [r, trips] = run(always, t + std::chrono::hours(2), "+49302222222");
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(trips, 3u);
+  }
+  // The conflict above created no customer (its upsert was never sent); the booking did.
+  PgTx rd(*c_, false);
+  c_->defer("BEGIN");
+  EXPECT_TRUE(rd.customer_by_phone(company_, "+49302222222"));
+  c_->commit();
 }
 
 }  // namespace

@@ -158,6 +158,7 @@ std::vector<Result> Connection::send_queue() {
   q.swap(queue_);
   std::vector<Result> out;
   if (q.empty()) return out;
+  ++round_trips_;
   out.reserve(q.size());
   // What was sent, in order: each item, preceded by its Parse when it is not prepared yet.
   struct Sent {
@@ -251,6 +252,7 @@ std::vector<Result> Connection::send_queue() {
 
 void Connection::exec(const char* sql) {
   if (!queue_.empty()) send_queue();
+  ++round_trips_;
   PGresult* r = PQexec(c_, sql);
   auto st = PQresultStatus(r);
   if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) fail(r, sql);

@@ -146,6 +146,8 @@ class Connection {
   bool in_transaction() const;
   // Statements queued and not yet sent.
   size_t queued() const { return queue_.size(); }
+  // Round trips made so far (each send of the queue, each exec()): for tests and tuning.
+  size_t round_trips() const { return round_trips_; }
 
  private:
   struct Item {
@@ -160,6 +162,7 @@ class Connection {
   [[noreturn]] void fail(PGresult* r, const char* what);
   PGconn* c_ = nullptr;
   bool lost_ = false;
+  size_t round_trips_ = 0;
   std::vector<Item> queue_;
   std::unordered_set<std::string> prepared_;  // names of statements prepared on this session
 };
