@@ -68,7 +68,7 @@ struct Options {
   int max_batch = 256;               // most commands in one group commit
   obs::Registry* metrics = nullptr;  // where the store reports; may be null
   // PostgreSQL only (docs/deployment.md explains each).
-  int pool_size = 16;                // connections per instance (reads and writes)
+  int pool_size = 8;                 // connections per instance (reads and writes)
   int pool_wait_ms = 2000;           // longest wait for a free connection, then unavailable
   int lock_timeout_ms = 2000;        // SET lock_timeout on every connection
   int statement_timeout_ms = 10000;  // SET statement_timeout on every connection
