@@ -13,10 +13,11 @@ struct DbFlags {
   std::string db = "sqlite:data/appointd.db";
   std::string durability = "full";
   // PostgreSQL only (docs/deployment.md).
-  int pool_size = 16;
+  int pool_size = 8;
   int pool_wait_ms = 2000;
   int lock_timeout_ms = 2000;
   int statement_timeout_ms = 10000;
+  std::string pg_probe = "auto";
 };
 // Adds --db and --durability (with APPOINTD_DB / APPOINTD_DURABILITY), and the PostgreSQL
 // settings --pool-size, --pool-wait-ms, --lock-timeout-ms, --statement-timeout-ms.

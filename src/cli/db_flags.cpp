@@ -31,6 +31,12 @@ void add_db_flags(CLI::App& cmd, DbFlags& f) {
       ->envname("APPOINTD_STATEMENT_TIMEOUT_MS")
       ->check(CLI::Range(1, 3600000))
       ->capture_default_str();
+  cmd.add_option("--pg-probe", f.pg_probe,
+                 "PostgreSQL: bookings read their time without the lock first (auto: while "
+                 "conflicts are common)")
+      ->envname("APPOINTD_PG_PROBE")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
 }
 
 store::Options store_options(const DbFlags& f) {
@@ -41,6 +47,7 @@ store::Options store_options(const DbFlags& f) {
   o.pool_wait_ms = f.pool_wait_ms;
   o.lock_timeout_ms = f.lock_timeout_ms;
   o.statement_timeout_ms = f.statement_timeout_ms;
+  o.probe = f.pg_probe;
   return o;
 }
 

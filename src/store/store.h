@@ -72,6 +72,9 @@ struct Options {
   int pool_wait_ms = 2000;           // longest wait for a free connection, then unavailable
   int lock_timeout_ms = 2000;        // SET lock_timeout on every connection
   int statement_timeout_ms = 10000;  // SET statement_timeout on every connection
+  // Whether bookings probe their time without the lock first: "auto" (while conflicts are
+  // common), "always" or "never" (src/store/postgres/probe.h).
+  std::string probe = "auto";
 };
 
 // Opens (creating and migrating as needed) the store named by `opts.url`.

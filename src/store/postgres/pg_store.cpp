@@ -76,6 +76,8 @@ class PgStore final : public Store {
       commit_ =
           &m.histogram("appointd_write_commit_seconds",
                        "Duration of a write from BEGIN to durable COMMIT", obs::latency_buckets());
+      probe_missed_ = &m.counter("appointd_pg_probe_missed_total",
+                                 "Probed bookings run again under the lock: they wrote after all");
       stale_ = &m.counter("appointd_pg_catalog_stale_total",
                           "Writes run again because a company's catalog changed under them");
     }
@@ -245,6 +247,7 @@ class PgStore final : public Store {
               .inc();
         std::this_thread::sleep_for(backoff(policy_, attempt, rng));
       } catch (const ProbeMissed&) {
+        if (probe_missed_) probe_missed_->inc();
         probe = false;  // the same write again, checking under the lock only
         if (attempt >= kMaxStaleAttempts)
           return std::make_exception_ptr(StoreUnavailable("postgresql: the write kept failing"));
@@ -266,7 +269,9 @@ class PgStore final : public Store {
   Options opts_;
   Pool pool_;
   CatalogCache catalog_;
-  ProbePolicy probe_policy_;
+  ProbePolicy probe_policy_{opts_.probe == "always"  ? ProbePolicy::Mode::kAlways
+                            : opts_.probe == "never" ? ProbePolicy::Mode::kNever
+                                                     : ProbePolicy::Mode::kAuto};
   RetryPolicy policy_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -284,6 +289,7 @@ class PgStore final : public Store {
   obs::Counter* failures_ = nullptr;
   obs::Histogram* commit_ = nullptr;
   obs::Counter* stale_ = nullptr;
+  obs::Counter* probe_missed_ = nullptr;
 };
 
 }  // namespace
