@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ThreadSanitizer run of the concurrency tests: the store's group-commit unit tests, and the
-# race and idempotency system tests against a TSan-built server. Slow; not part of ./test.sh.
+# race and idempotency system tests against a TSan-built server, on SQLite and on a throwaway
+# PostgreSQL. Slow; not part of ./test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
@@ -14,3 +15,11 @@ export APPOINTD_BIN="$PWD/$BUILD/appointd"
 # Every answer of the SQLite writer's block index is checked against SQL (aborts on a difference).
 export APPOINTD_VERIFY_BLOCK_INDEX=${APPOINTD_VERIFY_BLOCK_INDEX:-1}
 python3 tests/system/run_all.py test_races test_idempotency test_crash
+# The PostgreSQL store's threads share the catalog copies and the probe policy: the same races
+# on a throwaway server, across two instances, with and without the probe.
+source scripts/pg_tmp.sh
+trap pg_tmp_stop EXIT
+pg_tmp_start
+APPOINTD_TEST_DB=postgresql python3 tests/system/run_all.py test_races test_idempotency \
+  test_multi_instance
+APPOINTD_TEST_DB=postgresql APPOINTD_PG_PROBE=always python3 tests/system/run_all.py test_races
