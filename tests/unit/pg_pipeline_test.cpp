@@ -15,6 +15,7 @@
 #include "store/postgres/pg.h"
 #include "store/postgres/pg_tx.h"
 #include "store/postgres/retry.h"
+#include "store/postgres/sql.h"
 
 using namespace appointd;
 using namespace appointd::store::postgres;
@@ -335,7 +336,8 @@ TEST_F(PgTxTest, ProbeAnswersAConflictWithoutLockOrTransaction) {
     EXPECT_FALSE(c_->in_transaction());
   }
   {
-    // Free: the lock, the locked check and the announced upsert go in one round trip.
+    // Free, for a returning customer: the probe looked the customer up and reserved the ids;
+    // the lock and the locked check wait for the INSERTs and travel with them.
     PgTx tx(*c_, true, nullptr, nullptr, &always);
     tx.savepoint();
     const Customer cu{0, company_, "+49301111111", "", "", "api", now_};
@@ -343,10 +345,9 @@ TEST_F(PgTxTest, ProbeAnswersAConflictWithoutLockOrTransaction) {
     tx.lock_staff(ids);
     const Instant free = t + std::chrono::hours(2);
     EXPECT_TRUE(tx.blocks(staff_, {free, free + std::chrono::minutes(30)}, 0, now_).empty());
-    EXPECT_TRUE(c_->in_transaction());
-    const size_t before = c_->queued();
-    EXPECT_EQ(tx.upsert_customer(cu).customer.id, customer_);  // sent with the check
-    EXPECT_EQ(c_->queued(), before);
+    EXPECT_FALSE(c_->in_transaction());
+    EXPECT_EQ(tx.upsert_customer(cu).customer.id, customer_);  // no statement
+    EXPECT_EQ(c_->queued(), 0u);
     Id id = book(tx, free);
     tx.release_savepoint();
     tx.commit();
@@ -420,10 +421,60 @@ TEST_F(PgTxTest, RoundTripsOfABooking) {
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(trips, 3u);
   }
+  {
+    // A free time with the probe for a returning customer: the probe (which looked the
+    // customer up and reserved the ids), then the lock, the locked check, the INSERTs and
+    // COMMIT in one round trip.
+    auto [r, trips] = run(always, t + std::chrono::hours(3), "+49302222222");
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(trips, 2u);
+  }
   // The conflict above created no customer (its upsert was never sent); the booking did.
   PgTx rd(*c_, false);
   c_->defer("BEGIN");
   EXPECT_TRUE(rd.customer_by_phone(company_, "+49302222222"));
+  c_->commit();
+}
+
+// A time the probe found free and another transaction took before the lock: the locked check
+// that travels with the INSERTs raises kTakenSince, and nothing of the booking commits.
+TEST_F(PgTxTest, TimeTakenBetweenProbeAndLockCommitsNothing) {
+  CatalogCache catalog;
+  ProbePolicy always(ProbePolicy::Mode::kAlways);
+  const Instant t = now_ + std::chrono::hours(300);
+  booking::Book b;
+  b.company_id = company_;
+  b.customer = booking::CustomerInput{"+49301111111", "C", "", true};
+  b.segments = {{staff_, service_, t, std::nullopt}};
+  b.now = now_;
+  PgTx tx(*c_, true, nullptr, &catalog, &always);
+  tx.savepoint();
+  tx.expect_booking({Customer{0, company_, "+49301111111", "C", "", "api", now_}, 1, 0});
+  Id ids[] = {staff_};
+  tx.lock_staff(ids);
+  EXPECT_TRUE(tx.blocks(staff_, {t, t + std::chrono::minutes(30)}, 0, now_).empty());
+  EXPECT_FALSE(c_->in_transaction());  // free as of the probe; nothing locked yet
+  {
+    // Another instance books the time meanwhile.
+    Connection other(schema_url(), {"SET TIME ZONE 'UTC'"});
+    PgTx tx2(other, true);
+    book(tx2, t + std::chrono::minutes(15));
+    tx2.commit();
+  }
+  EXPECT_EQ(tx.upsert_customer({0, company_, "+49301111111", "C", "", "api", now_}).customer.id,
+            customer_);
+  Id id = book(tx, t);
+  tx.release_savepoint();
+  try {
+    tx.commit();
+    FAIL() << "committed over a booking made after the probe";
+  } catch (const PgError& e) {
+    EXPECT_EQ(e.sqlstate(), sql::kTakenSince);
+  }
+  c_->rollback_quietly();
+  PgTx rd(*c_, false);
+  c_->defer("BEGIN");
+  EXPECT_FALSE(rd.appointment(company_, id));
   c_->commit();
 }
 

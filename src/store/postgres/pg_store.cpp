@@ -224,6 +224,15 @@ class PgStore final : public Store {
           commit_->observe(std::chrono::duration<double>(SteadyClock::now() - began).count());
         return nullptr;
       } catch (const PgError& e) {
+        if (e.sqlstate() == sql::kTakenSince && !e.connection_lost()) {
+          // A probed booking's time was taken between the probe and the lock: nothing of it
+          // committed (the pipeline skipped the rest); it runs again and reports the conflict.
+          if (probe_missed_) probe_missed_->inc();
+          probe = false;
+          if (attempt >= kMaxStaleAttempts)
+            return std::make_exception_ptr(StoreUnavailable("postgresql: the write kept failing"));
+          continue;
+        }
         if (e.connection_lost()) pool_.drop_idle();  // its siblings most likely died with it
         if (e.sqlstate() == "40P01" && deadlocks_) deadlocks_->inc();
         if (!retryable(e, committing)) {

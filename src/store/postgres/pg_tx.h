@@ -202,6 +202,16 @@ class PgTx final : public WriteTx {
   bool probe_armed_ = false;
   bool probe_hit_ = false;    // a locked check was answered by the probe
   std::vector<Id> withheld_;  // staff locked for the use case, whose lock is not queued yet
+  // A time the probe found free, checked under the lock by kExpectFree when the withheld lock
+  // is queued (with the writes), and the live customer the probe looked up for the booking.
+  struct ExpectFree {
+    Id staff_id;
+    Interval blocked;
+    Id exclude;
+    Instant now;
+  };
+  std::optional<ExpectFree> expect_free_;
+  std::optional<Customer> probed_customer_;
   // Queues the withheld lock (before anything that needs it). Throws ProbeMissed after a hit.
   void release_withheld();
   std::map<Id, std::shared_ptr<const CompanyCatalog>> copies_;  // used by this transaction

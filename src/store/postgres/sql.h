@@ -249,6 +249,13 @@ inline constexpr Statement kBlocksLocked{
     "WITH expired AS (DELETE FROM holds WHERE staff_id = $1 AND expires_at <= "
     "to_timestamp($6::bigint)) " APPOINTD_BLOCKS_SELECT};
 #undef APPOINTD_BLOCKS_SELECT
+// The locked check of a booking the probe found free, raising kTakenSince instead of returning
+// rows (migration 004); same parameters as kBlocksLocked.
+inline constexpr Statement kExpectFree{
+    "expect_free",
+    "SELECT appointd_expect_free($1::bigint, $2::bigint, $3::bigint, $4::bigint, $5::bigint, "
+    "$6::bigint)"};
+inline constexpr const char* kTakenSince = "AP409";
 
 // --- scheduling ---
 // Lists of ids are one bigint[] parameter: one prepared statement for any number of staff.
