@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "pg_test_db.h"
 #include "store/postgres/migrate.h"
 #include "store/postgres/pg.h"
 
@@ -107,27 +108,12 @@ constexpr Statement kCancelAppointment{
 constexpr Statement kDelHold{"cv_del_hold", "DELETE FROM holds WHERE id = $1"};
 
 std::string base_url() {
-  const char* u = std::getenv("APPOINTD_PG_URL");
-  return u ? u : "";
+  return pgtest::pg_base_url();
 }
 
 // A database of its own per test binary run, with appointd's schema.
 std::string schema_url() {
-  static std::string url = [] {
-    const std::string base = base_url();
-    const std::string name = "appointd_unit_catver_" + std::to_string(::getpid());
-    Connection admin(base, {});
-    admin.exec(("DROP DATABASE IF EXISTS " + name).c_str());
-    admin.exec(("CREATE DATABASE " + name).c_str());
-    // The URL names the database as its path: postgresql://user@/DB?host=...
-    std::string u = base;
-    auto q = u.find('?');
-    auto slash = u.rfind('/', q);
-    u = u.substr(0, slash + 1) + name + (q == std::string::npos ? "" : u.substr(q));
-    Connection c(u, {"SET TIME ZONE 'UTC'"});
-    apply_migrations(c);
-    return u;
-  }();
+  static const std::string url = pgtest::pg_schema_url("appointd_unit_catver_");
   return url;
 }
 

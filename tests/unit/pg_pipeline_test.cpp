@@ -10,6 +10,7 @@
 #include "booking/appointments.h"
 #include "booking/attempt.h"
 #include "domain/conflict.h"
+#include "pg_test_db.h"
 #include "store/postgres/catalog.h"
 #include "store/postgres/migrate.h"
 #include "store/postgres/pg.h"
@@ -27,27 +28,12 @@ constexpr Statement kCountT{"t_count", "SELECT count(*) FROM pipe_t"};
 constexpr Statement kFail{"t_fail", "SELECT 1 / ($1::int - $1::int)"};  // 22012
 
 std::string base_url() {
-  const char* u = std::getenv("APPOINTD_PG_URL");
-  return u ? u : "";
+  return pgtest::pg_base_url();
 }
 
 // A database of its own per test binary run, with appointd's schema.
 std::string schema_url() {
-  static std::string url = [] {
-    const std::string base = base_url();
-    const std::string name = "appointd_unit_" + std::to_string(::getpid());
-    Connection admin(base, {});
-    admin.exec(("DROP DATABASE IF EXISTS " + name).c_str());
-    admin.exec(("CREATE DATABASE " + name).c_str());
-    // The URL names the database as its path: postgresql://user@/DB?host=...
-    std::string u = base;
-    auto q = u.find('?');
-    auto slash = u.rfind('/', q);
-    u = u.substr(0, slash + 1) + name + (q == std::string::npos ? "" : u.substr(q));
-    Connection c(u, {"SET TIME ZONE 'UTC'"});
-    apply_migrations(c);
-    return u;
-  }();
+  static const std::string url = pgtest::pg_schema_url("appointd_unit_");
   return url;
 }
 

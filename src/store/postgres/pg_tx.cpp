@@ -134,18 +134,24 @@ void PgTx::catalog_write() {
   copies_.clear();
 }
 
+void PgTx::queue_lock(const std::vector<Id>& ascending) {
+  begin();
+  // Queued: the lock is taken, in order, before the next statement runs; a lock timeout or
+  // deadlock surfaces at the next round trip.
+  if (ascending.size() == 1)
+    c_.defer(sql::kLockOneStaff, Params().add(ascending.front()));
+  else
+    c_.defer(sql::kLockStaff, Params().add_ids(ascending));
+  lock_unsent_ = true;
+}
+
 void PgTx::release_withheld() {
   probe_armed_ = false;
   if (withheld_.empty()) return;
   if (probe_hit_) throw ProbeMissed();
   std::vector<Id> ids;
   ids.swap(withheld_);
-  begin();
-  if (ids.size() == 1)
-    c_.defer(sql::kLockOneStaff, Params().add(ids.front()));
-  else
-    c_.defer(sql::kLockStaff, Params().add_ids(ids));
-  lock_unsent_ = true;
+  queue_lock(ids);
   if (expect_free_) {
     // The check under the lock of a time the probe found free (blocks()).
     const ExpectFree& e = *expect_free_;
@@ -647,20 +653,13 @@ void PgTx::lock_staff(std::span<const Id> ascending_ids) {
   if (todo.empty()) return;
   forget_read_ahead();
   // Ascending order is what makes concurrent composite bookings deadlock-free; the SQL sorts
-  // again (ORDER BY id FOR UPDATE locks in that order), so a caller's mistake cannot break it.
+  // again (its subquery orders the ids it locks), so a caller's mistake cannot break it.
   std::sort(todo.begin(), todo.end());
   if (probe_armed_ && withheld_.empty() && lock_log_.empty()) {
     withheld_ = todo;  // the probe first (blocks())
   } else {
     release_withheld();
-    begin();
-    // Queued: the lock is taken, in order, before the next statement runs; a lock timeout or
-    // deadlock surfaces at the next round trip.
-    if (todo.size() == 1)
-      c_.defer(sql::kLockOneStaff, Params().add(todo.front()));
-    else
-      c_.defer(sql::kLockStaff, Params().add_ids(todo));
-    lock_unsent_ = true;
+    queue_lock(todo);
   }
   locked_.insert(todo.begin(), todo.end());
   lock_log_.insert(lock_log_.end(), todo.begin(), todo.end());

@@ -214,6 +214,8 @@ class PgTx final : public WriteTx {
   std::optional<Customer> probed_customer_;
   // Queues the withheld lock (before anything that needs it). Throws ProbeMissed after a hit.
   void release_withheld();
+  // Queues BEGIN when needed, then the lock statement of these staff members (ascending).
+  void queue_lock(const std::vector<Id>& ascending);
   std::map<Id, std::shared_ptr<const CompanyCatalog>> copies_;  // used by this transaction
   std::map<Id, std::int64_t> unchecked_;  // company -> version of a copy used, not checked yet
   std::vector<bool> levels_;              // per open savepoint level: was SAVEPOINT sent?
