@@ -114,6 +114,30 @@ class ApiTest(ServerTestCase):
         self.assertProblem(self.co.api.get("/v1/customers", query={"phone": phone(777)}),
                            404, "not_found")
 
+    def test_booking_fills_in_a_returning_customers_empty_name_and_email(self):
+        # The upsert of a booking: a returning customer keeps the name and email they have, and
+        # gets the ones they lack (on PostgreSQL also when the probe found the customer).
+        anna = self.new_staff()
+        e164 = phone(4242)
+
+        def book(hour, **customer):
+            r = self.co.book_reply([{"staff_id": anna["id"], "service_id": self.cut["id"],
+                                     "start": f"2030-01-08T{hour:02d}:00:00Z"}],
+                                   customer={"phone": e164, **customer})
+            self.assertStatus(r, 201)
+            got = self.co.api.get(f"/v1/customers/{r.body['customer_id']}")
+            self.assertStatus(got, 200)
+            return got.body
+
+        first = book(8)
+        self.assertEqual((first["name"], first["email"]), ("", ""))
+        filled = book(9, name="Ada", email="ada@example.com")
+        self.assertEqual(filled["id"], first["id"])
+        self.assertEqual((filled["name"], filled["email"]), ("Ada", "ada@example.com"))
+        kept = book(10, name="Bob", email="bob@example.com")
+        self.assertEqual(kept["id"], first["id"])
+        self.assertEqual((kept["name"], kept["email"]), ("Ada", "ada@example.com"))
+
     # -- appointments ----------------------------------------------------------------------
     def test_create_get_and_list(self):
         anna, ben = self.new_staff(), self.new_staff()
