@@ -243,7 +243,6 @@ void announce_alternatives(store::ReadTx& tx, const AlternativeQuery& q) {
 std::vector<SlotConflict::Alternative> alternatives(store::ReadTx& tx, const AlternativeQuery& q) {
   auto co = tx.company(q.company_id);
   const SlotRules rules = slot_rules(co ? co->settings : SchedulingSettings{}, q.now);
-  announce_alternatives(tx, q);
   // Most conflicts have free time nearby: look half a day around the request first, and load
   // the wide window (a day either way) only when that does not yield a full list. This
   // keeps the writer's work on a busy calendar proportional to what is offered.

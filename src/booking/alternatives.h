@@ -29,7 +29,7 @@ struct AlternativeQuery {
 std::vector<SlotConflict::Alternative> alternatives(store::ReadTx& tx, const AlternativeQuery& q);
 // Announces (ReadTx::expect_blocks) the blocks alternatives() reads for `q`: a store may then
 // read them with the overlap check that precedes (only when it finds a conflict), or at the
-// first of them.
+// first of them. Called before the check (check_free does), not by alternatives() itself.
 void announce_alternatives(store::ReadTx& tx, const AlternativeQuery& q);
 
 }  // namespace appointd::booking

@@ -103,7 +103,6 @@ std::shared_ptr<const CompanyCatalog> CatalogCache::find(Id company_id) const {
 void CatalogCache::put(std::shared_ptr<const CompanyCatalog> c) {
   if (loads_counter_) loads_counter_->inc();
   std::lock_guard lock(mu_);
-  ++loads_;
   if (copies_.size() >= kMaxCompanies) copies_.clear();
   auto& slot = copies_[c->company_id];
   if (!slot || slot->version <= c->version) slot = std::move(c);
@@ -118,11 +117,6 @@ void CatalogCache::drop(Id company_id, std::int64_t version) {
 void CatalogCache::clear() {
   std::lock_guard lock(mu_);
   copies_.clear();
-}
-
-size_t CatalogCache::loads() const {
-  std::lock_guard lock(mu_);
-  return loads_;
 }
 
 }  // namespace appointd::store::postgres

@@ -76,14 +76,12 @@ class CatalogCache {
   // Drops the copy of the company when it is `version` or older (a newer one stays).
   void drop(Id company_id, std::int64_t version);
   void clear();
-  size_t loads() const;
 
  private:
   static constexpr size_t kMaxCompanies = 10'000;
   obs::Counter* loads_counter_;
   mutable std::mutex mu_;
   std::unordered_map<Id, std::shared_ptr<const CompanyCatalog>> copies_;
-  size_t loads_ = 0;
 };
 
 }  // namespace appointd::store::postgres

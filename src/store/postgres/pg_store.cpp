@@ -201,6 +201,14 @@ class PgStore final : public Store {
   std::exception_ptr run(const WriteFn& fn, std::mt19937_64& rng) {
     bool probe = true;
     for (int attempt = 1;; ++attempt) {
+      // A probed booking that must run again with its check under the lock (it wrote after
+      // the probe answered it, or its time was taken before the lock): nothing committed.
+      auto without_probe = [&]() -> std::exception_ptr {
+        if (probe_missed_) probe_missed_->inc();
+        probe = false;
+        if (attempt < kMaxStaleAttempts) return nullptr;
+        return std::make_exception_ptr(StoreUnavailable("postgresql: the write kept failing"));
+      };
       bool committing = false;
       try {
         auto lease = pool_.acquire();
@@ -225,12 +233,8 @@ class PgStore final : public Store {
         return nullptr;
       } catch (const PgError& e) {
         if (e.sqlstate() == sql::kTakenSince && !e.connection_lost()) {
-          // A probed booking's time was taken between the probe and the lock: nothing of it
-          // committed (the pipeline skipped the rest); it runs again and reports the conflict.
-          if (probe_missed_) probe_missed_->inc();
-          probe = false;
-          if (attempt >= kMaxStaleAttempts)
-            return std::make_exception_ptr(StoreUnavailable("postgresql: the write kept failing"));
+          // The pipeline skipped the rest of that round trip, COMMIT included.
+          if (auto gave_up = without_probe()) return gave_up;
           continue;
         }
         if (e.connection_lost()) pool_.drop_idle();  // its siblings most likely died with it
@@ -256,10 +260,7 @@ class PgStore final : public Store {
               .inc();
         std::this_thread::sleep_for(backoff(policy_, attempt, rng));
       } catch (const ProbeMissed&) {
-        if (probe_missed_) probe_missed_->inc();
-        probe = false;  // the same write again, checking under the lock only
-        if (attempt >= kMaxStaleAttempts)
-          return std::make_exception_ptr(StoreUnavailable("postgresql: the write kept failing"));
+        if (auto gave_up = without_probe()) return gave_up;
       } catch (const CatalogStale&) {
         // The copy is dropped; the next attempt loads the company's catalog again. Catalog
         // changes are rare, so this gives up only when they keep coming.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <string>
 #include <tuple>
 
@@ -53,6 +54,16 @@ Appointment appointment_of(const Result& head, const Result& r) {
     a.segments.push_back(seg);
   }
   return a;
+}
+
+// A block from a row whose kind (0 segment, 1 hold), id, appointment id, blocked from and
+// until are the five columns from `col` on (sql.h's block statements).
+Block block_at(const Result& r, int i, int col, Id staff_id) {
+  return {r.i64(i, col) ? Block::kHold : Block::kSegment,
+          r.i64(i, col + 1),
+          r.i64(i, col + 2),
+          staff_id,
+          {from_unix(r.i64(i, col + 3)), from_unix(r.i64(i, col + 4))}};
 }
 
 // Savepoint statements by nesting depth (constant text: utility statements are not prepared).
@@ -184,25 +195,23 @@ void PgTx::open_savepoints() {
   }
 }
 
-void PgTx::write(const Statement& s, Params p, Fusion f) {
+void PgTx::prepare_write() {
   if (!writable_) throw StoreError("postgresql: write in a read transaction");
-  release_withheld();
-  begin();
   wrote_.back() = true;
   forget_read_ahead();
-  open_savepoints();
+  open_savepoints();  // the withheld lock first, then BEGIN and the SAVEPOINTs
+  begin();            // a write outside any savepoint level
+}
+
+void PgTx::write(const Statement& s, Params p, Fusion f) {
+  prepare_write();
   // A SAVEPOINT queued just now is the last item, and then nothing fuses across it.
   if (f.last && c_.fuse(*f.last, *f.fused, p)) return;
   c_.defer(s, std::move(p));
 }
 
 Result PgTx::write_returning(const Statement& s, const Params& p) {
-  if (!writable_) throw StoreError("postgresql: write in a read transaction");
-  release_withheld();
-  begin();
-  wrote_.back() = true;
-  forget_read_ahead();
-  open_savepoints();
+  prepare_write();
   const bool reserve = want_appointment_id_ || want_segment_ids_ > 0;
   if (!reserve) return read(s, p);
   // The reservation rides along: no round trip of its own.
@@ -280,12 +289,6 @@ std::vector<Branch> PgTx::branches(Id company_id) {
 
 std::optional<Service> PgTx::service(Id company_id, Id id) {
   if (const CompanyCatalog* cat = copy(company_id)) return cat->find_service(id);
-  if (auto it = services_ahead_.find(id);
-      it != services_ahead_.end() && it->second.company_id == company_id) {
-    Service out = std::move(it->second);
-    services_ahead_.erase(it);
-    return out;
-  }
   auto r = read(sql::kService, Params().add(company_id).add(id));
   if (!r.rows()) return std::nullopt;
   return read_service(r, 0);
@@ -300,23 +303,9 @@ std::vector<Service> PgTx::services(Id company_id) {
 
 std::optional<Staff> PgTx::staff(Id company_id, Id id) {
   if (const CompanyCatalog* cat = copy(company_id)) return cat->find_staff(id);
-  if (!writable_) {
-    auto r = read(sql::kStaff, Params().add(company_id).add(id));
-    if (!r.rows()) return std::nullopt;
-    return read_staff(r, 0);
-  }
-  // In a write, the staff member's services come along (read-ahead for service()).
-  std::pair<const Statement*, Params> batch[] = {
-      {&sql::kStaff, Params().add(company_id).add(id)},
-      {&sql::kServicesOfStaff, Params().add(company_id).add(id)}};
-  auto rs = round_trip(batch);
-  services_ahead_.clear();
-  for (int i = 0; i < rs[1].rows(); ++i) {
-    Service sv = read_service(rs[1], i);
-    services_ahead_.emplace(sv.id, std::move(sv));
-  }
-  if (!rs[0].rows()) return std::nullopt;
-  return read_staff(rs[0], 0);
+  auto r = read(sql::kStaff, Params().add(company_id).add(id));
+  if (!r.rows()) return std::nullopt;
+  return read_staff(r, 0);
 }
 
 std::vector<Staff> PgTx::staff_list(Id company_id) {
@@ -335,8 +324,6 @@ std::vector<Id> PgTx::staff_for_service(Id company_id, Id branch_id, Id service_
                   Params().add(company_id).add(branch_id).add(service_id).add(limit));
     for (int i = 0; i < r.rows(); ++i) out.push_back(r.i64(i, 0));
   }
-  candidates_ = out;  // probed next, most likely (read-ahead of blocks())
-  ahead_.reset();
   return out;
 }
 
@@ -427,20 +414,6 @@ std::vector<Block> PgTx::blocks(Id staff_id, Interval blocked, Id exclude, Insta
     const Id one[] = {staff_id};
     if (auto known = known_blocks(one, blocked, exclude, now)) return std::move(*known);
   }
-  if (!locked && std::find(candidates_.begin(), candidates_.end(), staff_id) != candidates_.end()) {
-    if (!ahead_ || ahead_->blocked.from != blocked.from || ahead_->blocked.until != blocked.until ||
-        ahead_->exclude != exclude || ahead_->now != now) {
-      ahead_ = ReadAhead{blocked, exclude, now, {}};
-      for (Id id : candidates_) ahead_->blocks[id];
-      for (auto& b : blocks_of(candidates_, blocked, exclude, now))
-        ahead_->blocks[b.staff_id].push_back(b);
-    }
-    if (auto it = ahead_->blocks.find(staff_id); it != ahead_->blocks.end()) {
-      auto out = std::move(it->second);
-      ahead_->blocks.erase(it);
-      return out;
-    }
-  }
   if (locked && !withheld_.empty() &&
       std::find(withheld_.begin(), withheld_.end(), staff_id) != withheld_.end()) {
     // The probe: the same check without the lock. A conflict it finds is the answer (it was
@@ -451,12 +424,8 @@ std::vector<Block> PgTx::blocks(Id staff_id, Interval blocked, Id exclude, Insta
         Params().add(staff_id).add(unix_of(blocked.from)).add(unix_of(blocked.until));
     auto todo = queue_announced(&busy);
     size_t cover = todo.size();
-    for (size_t k = 0; k < todo.size() && cover == todo.size(); ++k) {
-      const auto& a = todo[k];
-      if (a.exclude == exclude && a.now == now && a.window.contains(blocked) &&
-          std::find(a.staff.begin(), a.staff.end(), staff_id) != a.staff.end())
-        cover = k;
-    }
+    for (size_t k = 0; k < todo.size() && cover == todo.size(); ++k)
+      if (todo[k].covers(staff_id, blocked, exclude, now)) cover = k;
     if (cover == todo.size()) c_.want(sql::kBlocks, p);
     // A one-segment booking of a returning customer needs no round trip of its own for the
     // check under the lock when the time is free: the probe also looks the customer up and
@@ -475,11 +444,7 @@ std::vector<Block> PgTx::blocks(Id staff_id, Interval blocked, Id exclude, Insta
     const int c = cover == todo.size() ? 0 : 1;  // kBlocksOfIfBusy leads with staff_id
     for (int i = 0; i < r.rows(); ++i) {
       if (c && r.i64(i, 0) != staff_id) continue;
-      Block b{r.i64(i, c) ? Block::kHold : Block::kSegment,
-              r.i64(i, c + 1),
-              r.i64(i, c + 2),
-              staff_id,
-              {from_unix(r.i64(i, c + 3)), from_unix(r.i64(i, c + 4))}};
+      Block b = block_at(r, i, c, staff_id);
       if (b.blocked.overlaps(blocked)) found.push_back(b);
     }
     if (!found.empty()) {
@@ -489,6 +454,9 @@ std::vector<Block> PgTx::blocks(Id staff_id, Interval blocked, Id exclude, Insta
       if (probe_) probe_->record(true);
       return found;
     }
+    // Free as of the probe: the announced reads came back empty; a conflict found under the
+    // lock reads them afresh.
+    std::move(todo.begin(), todo.end(), std::back_inserter(announced_));
     if (fast) {
       const size_t at = todo.size() + (cover == todo.size() ? 1 : 0);
       keep_reserved(rs[at + 1], 1);
@@ -551,12 +519,7 @@ std::vector<Block> PgTx::blocks(Id staff_id, Interval blocked, Id exclude, Insta
     }
   }
   std::vector<Block> out;
-  for (int i = 0; i < r.rows(); ++i)
-    out.push_back({r.i64(i, 0) ? Block::kHold : Block::kSegment,
-                   r.i64(i, 1),
-                   r.i64(i, 2),
-                   staff_id,
-                   {from_unix(r.i64(i, 3)), from_unix(r.i64(i, 4))}});
+  for (int i = 0; i < r.rows(); ++i) out.push_back(block_at(r, i, 0, staff_id));
   return out;
 }
 
@@ -568,11 +531,7 @@ std::optional<StoredResponse> PgTx::idempotency(Id company_id, const std::string
 
 void PgTx::expect_blocks(std::span<const Id> staff_ids, Interval window, Id exclude, Instant now) {
   if (staff_ids.empty()) return;
-  Announced a{ids_of(staff_ids), window, exclude, now};
-  for (const auto& b : announced_)
-    if (b.staff == a.staff && b.window == a.window && b.exclude == a.exclude && b.now == a.now)
-      return;  // announced twice (check_free, then alternatives)
-  announced_.push_back(std::move(a));
+  announced_.push_back({ids_of(staff_ids), window, exclude, now});
 }
 
 void PgTx::expect_booking(const BookingAhead& ahead) {
@@ -601,9 +560,7 @@ std::optional<std::vector<Block>> PgTx::known_blocks(std::span<const Id> staff_i
   if (auto out = answer()) return out;
   bool wanted = false;
   for (const auto& a : announced_)
-    if (covers(a.window, a.exclude, a.now))
-      for (Id id : staff_ids)
-        wanted |= std::find(a.staff.begin(), a.staff.end(), id) != a.staff.end();
+    for (Id id : staff_ids) wanted |= a.covers(id, window, exclude, now);
   if (!wanted) return std::nullopt;
   auto todo = queue_announced(nullptr);
   auto rs = round_trip({});
@@ -626,8 +583,7 @@ std::vector<PgTx::Announced> PgTx::queue_announced(const Params* if_busy) {
 
 void PgTx::keep_announced(const std::vector<Announced>& todo, const std::vector<Result>& rs,
                           size_t first) {
-  // A staff member's blocks stay known over the window read (the unlocked ones are advisory,
-  // as for ahead_; the locked ones nobody else changes).
+  // A staff member's blocks stay known over the window read (Announced).
   for (size_t k = 0; k < todo.size(); ++k) {
     const auto& a = todo[k];
     // A staff member in two reads keeps the first (alternatives announce the widest first).
@@ -637,11 +593,7 @@ void PgTx::keep_announced(const std::vector<Announced>& todo, const std::vector<
     const Result& r = rs[first + k];
     for (int i = 0; i < r.rows(); ++i)
       if (mine.count(r.i64(i, 0)))
-        known_[r.i64(i, 0)].blocks.push_back({r.i64(i, 1) ? Block::kHold : Block::kSegment,
-                                              r.i64(i, 2),
-                                              r.i64(i, 3),
-                                              r.i64(i, 0),
-                                              {from_unix(r.i64(i, 4)), from_unix(r.i64(i, 5))}});
+        known_[r.i64(i, 0)].blocks.push_back(block_at(r, i, 1, r.i64(i, 0)));
   }
 }
 
@@ -989,12 +941,7 @@ std::vector<Block> PgTx::blocks_of(std::span<const Id> staff_ids, Interval windo
   p.add_ids(ids_of(staff_ids)).add(unix_of(window.from)).add(unix_of(window.until)).add(exclude);
   p.add(static_cast<std::int64_t>(kMaxBlocked.count())).add(unix_of(now));
   auto r = read(sql::kBlocksOf, p);
-  for (int i = 0; i < r.rows(); ++i)
-    out.push_back({r.i64(i, 1) ? Block::kHold : Block::kSegment,
-                   r.i64(i, 2),
-                   r.i64(i, 3),
-                   r.i64(i, 0),
-                   {from_unix(r.i64(i, 4)), from_unix(r.i64(i, 5))}});
+  for (int i = 0; i < r.rows(); ++i) out.push_back(block_at(r, i, 1, r.i64(i, 0)));
   return out;
 }
 

@@ -22,6 +22,7 @@
 // throws CatalogStale before anything commits. A write of a catalog table first checks the
 // copies used so far, then stops using copies for the rest of the transaction (its own
 // uncommitted rows are not in them) and drops this instance's copies.
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <set>
@@ -149,6 +150,9 @@ class PgTx final : public WriteTx {
     const Statement* fused;
   };
   void write(const Statement& s, Params p, Fusion f = {});
+  // What every write does first: the withheld lock, BEGIN, the pending SAVEPOINTs; marks the
+  // level as written and drops what was read ahead.
+  void prepare_write();
   // Runs a statement that changes data and returns its rows: sends what is queued, the pending
   // SAVEPOINTs, the statement, and a reservation of ids when one is wanted.
   Result write_returning(const Statement& s, const Params& p);
@@ -234,31 +238,20 @@ class PgTx final : public WriteTx {
   std::vector<Id> appointment_ids_, segment_ids_;
   bool want_appointment_id_ = false;
   int want_segment_ids_ = 0;
-  // Read-ahead for blocks() of staff this transaction has not locked: the use cases list
-  // candidate staff (staff_for_service) and then probe them one by one with the same interval
-  // (alternatives). The first probe fetches all of them in one statement (kBlocksOf); each
-  // answer is handed out once, and any write or lock drops them. An unlocked probe is advisory
-  // (its staff can change right after the read), so an answer read a moment earlier in the same
-  // transaction is as good.
-  struct ReadAhead {
-    Interval blocked;
-    Id exclude = 0;
-    Instant now;
-    std::map<Id, std::vector<Block>> blocks;
-  };
-  std::vector<Id> candidates_;  // the last staff_for_service result
-  std::optional<ReadAhead> ahead_;
-  // Read-ahead for service(): the services of the staff member a write just read (plan()
-  // reads a staff member, then the service it is to perform); each handed out once, dropped by
-  // any write. Catalog rows read a moment earlier in the same transaction are as good.
-  std::map<Id, Service> services_ahead_;
   // Announced reads (expect_blocks), and those fetched: per staff member, the blocks over a
-  // window. Like ahead_, dropped by any write or lock.
+  // window. Dropped by any write or lock. An unlocked staff member's blocks are advisory (they
+  // can change right after the read), so blocks read a moment earlier in the same transaction
+  // are as good; a locked one's nobody else changes.
   struct Announced {
     std::vector<Id> staff;
     Interval window;
     Id exclude = 0;
     Instant now;
+    // Whether this read answers blocks of `staff_id` over `w` with this exclude and now.
+    bool covers(Id staff_id, Interval w, Id ex, Instant at) const {
+      return ex == exclude && at == now && window.contains(w) &&
+             std::find(staff.begin(), staff.end(), staff_id) != staff.end();
+    }
   };
   std::vector<Announced> announced_;
   struct Known {
@@ -274,9 +267,6 @@ class PgTx final : public WriteTx {
   std::optional<Customer> upsert_sent_;
   std::optional<Result> upsert_rows_;
   void forget_read_ahead() {
-    candidates_.clear();
-    ahead_.reset();
-    services_ahead_.clear();
     announced_.clear();
     known_.clear();
   }

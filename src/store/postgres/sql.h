@@ -43,14 +43,6 @@ inline constexpr Statement kService{"service",
                                     APPOINTD_SERVICE_COLS "WHERE company_id = $1 AND id = $2"};
 inline constexpr Statement kServices{"services",
                                      APPOINTD_SERVICE_COLS "WHERE company_id = $1 ORDER BY id"};
-// The services a staff member ($2) of the company ($1) performs, read with the staff row in a
-// write (plan() asks for one of them next).
-inline constexpr Statement kServicesOfStaff{
-    "services_of_staff",
-    "SELECT sv.id, sv.company_id, sv.name, sv.duration_minutes, sv.buffer_before_minutes, "
-    "sv.buffer_after_minutes, " APPOINTD_EPOCH(
-        "sv.created_at") " FROM staff_services ss JOIN services sv ON sv.id = ss.service_id "
-                         "WHERE ss.staff_id = $2 AND sv.company_id = $1 LIMIT 64"};
 #undef APPOINTD_SERVICE_COLS
 inline constexpr Statement kInsertService{
     "insert_service",
