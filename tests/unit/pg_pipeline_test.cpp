@@ -305,13 +305,25 @@ TEST_F(PgTxTest, ProbeAnswersAConflictWithoutLockOrTransaction) {
   }
   ProbePolicy always(ProbePolicy::Mode::kAlways);
   Id ids[] = {staff_};
+  // The sequences' next values, read on a connection of their own without taking one.
+  Connection other(schema_url(), {});
+  static constexpr Statement kNextIds{
+      "test_next_ids",
+      "SELECT (SELECT last_value + is_called::int FROM appointments_id_seq), "
+      "(SELECT last_value + is_called::int FROM segments_id_seq)"};
+  auto next_ids = [&] {
+    auto r = other.run(kNextIds);
+    return std::pair{r.i64(0, 0), r.i64(0, 1)};
+  };
   {
     PgTx tx(*c_, true, nullptr, nullptr, &always);
     tx.savepoint();
     tx.expect_booking({Customer{0, company_, "+49301111111", "", "", "api", now_}, 1, 0});
     tx.lock_staff(ids);
+    const auto before = next_ids();
     auto found = tx.blocks(staff_, {t, t + std::chrono::minutes(30)}, 0, now_);
     ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(next_ids(), before);       // a conflict spends no ids
     EXPECT_FALSE(c_->in_transaction());  // no BEGIN, no lock, no upsert sent
     EXPECT_EQ(c_->queued(), 0u);
     // Writing after all (the caller did not count the block as a conflict) is refused: the

@@ -429,14 +429,21 @@ std::vector<Block> PgTx::blocks(Id staff_id, Interval blocked, Id exclude, Insta
     if (cover == todo.size()) c_.want(sql::kBlocks, p);
     // A one-segment booking of a returning customer needs no round trip of its own for the
     // check under the lock when the time is free: the probe also looks the customer up and
-    // reserves the ids, and the lock and the locked check (kExpectFree, which raises when the
-    // time was taken since) travel with the INSERTs and COMMIT.
+    // reserves the ids (only when the time is free: a conflict spends no ids and reads no
+    // customer), and the lock and the locked check (kExpectFree, which raises when the time
+    // was taken since) travel with the INSERTs and COMMIT.
     const bool fast = booking_ahead_ && booking_ahead_->segments == 1 && booking_ahead_->customer &&
                       appointment_ids_.empty() && withheld_.size() == 1;
     if (fast) {
       const Customer& cu = *booking_ahead_->customer;
-      c_.want(sql::kCustomerByPhone, Params().add(cu.company_id).add(cu.phone));
-      c_.want(sql::kReserveIds, Params().add(true).add(1));
+      c_.want(sql::kReserveIdsAndCustomerIfFree,
+              Params()
+                  .add(cu.company_id)
+                  .add(cu.phone)
+                  .append(busy)
+                  .add(exclude)
+                  .add(static_cast<std::int64_t>(kMaxBlocked.count()))
+                  .add(unix_of(now)));
     }
     auto rs = round_trip({});
     std::vector<Block> found;
@@ -458,10 +465,10 @@ std::vector<Block> PgTx::blocks(Id staff_id, Interval blocked, Id exclude, Insta
     // lock reads them afresh.
     std::move(todo.begin(), todo.end(), std::back_inserter(announced_));
     if (fast) {
-      const size_t at = todo.size() + (cover == todo.size() ? 1 : 0);
-      keep_reserved(rs[at + 1], 1);
-      if (rs[at].rows()) {
-        probed_customer_ = read_customer(rs[at], 0);
+      const Result& fr = rs[todo.size() + (cover == todo.size() ? 1 : 0)];
+      keep_reserved(fr, 1);
+      if (fr.rows() && !fr.is_null(0, 2)) {
+        probed_customer_ = read_customer(fr, 0, 2);
         expect_free_ = ExpectFree{staff_id, blocked, exclude, now};
         // The locked check's housekeeping is kExpectFree's: nothing to delete again.
         purge_log_.push_back({staff_id, now});

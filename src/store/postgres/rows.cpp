@@ -46,9 +46,9 @@ Staff read_staff(const Result& r, int i) {
   }
   return st;
 }
-Customer read_customer(const Result& r, int i) {
-  return {r.i64(i, 0),  r.i64(i, 1),  r.text(i, 2),          r.text(i, 3),
-          r.text(i, 4), r.text(i, 5), from_unix(r.i64(i, 6))};
+Customer read_customer(const Result& r, int i, int c) {
+  return {r.i64(i, c),      r.i64(i, c + 1),  r.text(i, c + 2),          r.text(i, c + 3),
+          r.text(i, c + 4), r.text(i, c + 5), from_unix(r.i64(i, c + 6))};
 }
 
 }  // namespace appointd::store::postgres

@@ -10,6 +10,6 @@ TimeOff read_time_off(const Result& r, int row);                    // APPOINTD_
 Branch read_branch(const Result& r, int row);                       // kBranch
 Service read_service(const Result& r, int row);                     // APPOINTD_SERVICE_COLS
 Staff read_staff(const Result& r, int row);                         // APPOINTD_STAFF_COLS
-Customer read_customer(const Result& r, int row);                   // APPOINTD_CUSTOMER_COLS
+Customer read_customer(const Result& r, int row, int col = 0);      // APPOINTD_CUSTOMER_COLS
 
 }  // namespace appointd::store::postgres

@@ -210,6 +210,25 @@ inline constexpr Statement kReserveIds{
     "reserve_ids",
     "SELECT CASE WHEN $1::boolean THEN nextval('appointments_id_seq') END, "
     "nextval('segments_id_seq') FROM generate_series(1, $2::int)"};
+// The fast path's part of a probe (pg_tx.cpp): when staff $3 has no block overlapping
+// [$4, $5) (kBlocks' check, with $6 to $8 as its $4 to $6), one row: ids reserved for an
+// appointment and its segment, then the live customer of company $1 with phone $2 (NULLs when
+// there is none); no row, and no id spent, when the time is taken.
+inline constexpr Statement kReserveIdsAndCustomerIfFree{
+    "reserve_ids_customer_if_free",
+    "SELECT i.a, i.s, c.id, c.company_id, c.phone, c.name, c.email, c.source, " APPOINTD_EPOCH(
+        "c.created_at") " FROM (SELECT nextval('appointments_id_seq') AS a, "
+                        "nextval('segments_id_seq') AS s WHERE NOT EXISTS (SELECT 1 FROM segments "
+                        "WHERE staff_id = $3 AND active AND blocked_from < to_timestamp($5::bigint) "
+                        "AND blocked_from > to_timestamp($4::bigint - $7::bigint) "
+                        "AND blocked_until > to_timestamp($4::bigint) AND appointment_id <> $6) "
+                        "AND NOT EXISTS (SELECT 1 FROM holds WHERE staff_id = $3 "
+                        "AND blocked_from < to_timestamp($5::bigint) "
+                        "AND blocked_from > to_timestamp($4::bigint - $7::bigint) "
+                        "AND blocked_until > to_timestamp($4::bigint) "
+                        "AND expires_at > to_timestamp($8::bigint))) i "
+                        "LEFT JOIN customers c ON c.company_id = $1 AND c.phone = $2 "
+                        "AND c.deleted_at IS NULL"};
 inline constexpr Statement kDeleteSegments{"delete_segments",
                                            "DELETE FROM segments WHERE appointment_id = $1"};
 inline constexpr Statement kDeactivateSegments{
