@@ -91,7 +91,7 @@ Result<Appointment> book(store::WriteTx& tx, const Book& c) {
     ahead.segments = static_cast<int>(segs->size());
     ahead.hold_id = hold_id;
     const auto& in = c.customer;
-    if (in && in->phone_normalized && in->name.size() <= 200 && in->email.size() <= 200)
+    if (in && in->phone_normalized && customer_text_fits(*in))
       ahead.customer = Customer{0, c.company_id, in->phone, in->name, in->email, c.source, c.now};
     tx.expect_booking(ahead);
   }

@@ -22,8 +22,12 @@ std::optional<Error> normalize_customer(CustomerInput& c, const std::string& cou
   return std::nullopt;
 }
 
+bool customer_text_fits(const CustomerInput& c) {
+  return c.name.size() <= 200 && c.email.size() <= 200;
+}
+
 Result<store::CustomerUpsert> upsert_customer(store::WriteTx& tx, const UpsertCustomer& c) {
-  if (c.customer.name.size() > 200 || c.customer.email.size() > 200)
+  if (!customer_text_fits(c.customer))
     return Error::validation("name and email are at most 200 characters");
   std::string phone = c.customer.phone;
   if (!c.customer.phone_normalized) {

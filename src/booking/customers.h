@@ -8,6 +8,10 @@
 
 namespace appointd::booking {
 
+// Whether a customer's name and email are within their limit (200 characters each): what
+// upsert_customer() validates before it writes.
+bool customer_text_fits(const CustomerInput& c);
+
 // Returns the customer and whether it was created. invalid_phone when the number is not valid
 // for the company's country; validation_failed for over-long name or email.
 Result<store::CustomerUpsert> upsert_customer(store::WriteTx& tx, const UpsertCustomer& c);

@@ -58,12 +58,7 @@ class CatalogStale : public StoreError {
  public:
   explicit CatalogStale(Id company_id)
       : StoreError("postgresql: the catalog of company " + std::to_string(company_id) +
-                   " changed during the write"),
-        company_id_(company_id) {}
-  Id company_id() const { return company_id_; }
-
- private:
-  Id company_id_;
+                   " changed during the write") {}
 };
 
 class CatalogCache {

@@ -117,10 +117,8 @@ class Connection {
   // Sends what is queued and then every statement of `batch`, in one round trip; returns the
   // rows of every wanted statement sent (those queued by want() first), in order.
   std::vector<Result> run_all(std::span<const std::pair<const Statement*, Params>> batch);
-  // Queues a named statement whose rows are wanted: the next run_all() or send() returns them.
+  // Queues a named statement whose rows are wanted: the next run_all() returns them.
   void want(const Statement& s, Params p);
-  // Sends what is queued; returns the rows of the wanted statements, in queue order.
-  std::vector<Result> send() { return send_queue(); }
   // Queues a named statement whose rows are not needed; its errors surface at the next sync.
   void defer(const Statement& s, Params p);
   // Queues constant utility text (BEGIN, SAVEPOINT, ...: one statement, no parameters).

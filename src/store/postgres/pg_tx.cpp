@@ -20,23 +20,24 @@ std::int64_t unix_of(Instant t) {
 std::vector<Id> ids_of(std::span<const Id> ids) {
   return {ids.begin(), ids.end()};
 }
-Appointment read_appointment(const Result& r, int i) {
-  Appointment a;
-  a.id = r.i64(i, 0);
-  a.company_id = r.i64(i, 1);
-  a.branch_id = r.i64(i, 2);
-  a.customer_id = r.i64(i, 3);
-  a.status =
-      r.text(i, 4) == "cancelled" ? AppointmentStatus::kCancelled : AppointmentStatus::kBooked;
-  a.version = r.i64(i, 5);
-  a.source = r.text(i, 6);
-  a.notes = r.text(i, 7);
-  a.call_id = r.text(i, 8);
-  a.external_provider = r.text(i, 9);
-  a.external_id = r.text(i, 10);
-  a.created_at = from_unix(r.i64(i, 11));
-  a.updated_at = from_unix(r.i64(i, 12));
-  return a;
+// What every overlap read of sql.h takes after its staff ($1: one id or an array): the
+// interval, the appointment whose segments do not count, the longest blocked interval, now.
+Params& add_window(Params& p, Interval w, Id exclude, Instant now) {
+  return p.add(unix_of(w.from))
+      .add(unix_of(w.until))
+      .add(exclude)
+      .add(static_cast<std::int64_t>(kMaxBlocked.count()))
+      .add(unix_of(now));
+}
+// kUpsertCustomer's parameters.
+Params upsert_params(const Customer& c) {
+  return Params()
+      .add(c.company_id)
+      .add(c.phone)
+      .add(c.name)
+      .add(c.email)
+      .add(c.source)
+      .add(unix_of(c.created_at));
 }
 
 // An appointment row (kAppointment) with its segment rows (kSegmentsOf).
@@ -166,13 +167,8 @@ void PgTx::release_withheld() {
   if (expect_free_) {
     // The check under the lock of a time the probe found free (blocks()).
     const ExpectFree& e = *expect_free_;
-    c_.defer(sql::kExpectFree, Params()
-                                   .add(e.staff_id)
-                                   .add(unix_of(e.blocked.from))
-                                   .add(unix_of(e.blocked.until))
-                                   .add(e.exclude)
-                                   .add(static_cast<std::int64_t>(kMaxBlocked.count()))
-                                   .add(unix_of(e.now)));
+    Params p;
+    c_.defer(sql::kExpectFree, add_window(p.add(e.staff_id), e.blocked, e.exclude, e.now));
     expect_free_.reset();
   }
 }
@@ -407,8 +403,7 @@ std::optional<ApiKey> PgTx::api_key_by_hash(const std::string& sha256_hex) {
 
 std::vector<Block> PgTx::blocks(Id staff_id, Interval blocked, Id exclude, Instant now) {
   Params p;
-  p.add(staff_id).add(unix_of(blocked.from)).add(unix_of(blocked.until)).add(exclude);
-  p.add(static_cast<std::int64_t>(kMaxBlocked.count())).add(unix_of(now));
+  add_window(p.add(staff_id), blocked, exclude, now);
   const bool locked = writable_ && locked_.count(staff_id);
   if (!locked) {
     const Id one[] = {staff_id};
@@ -437,13 +432,7 @@ std::vector<Block> PgTx::blocks(Id staff_id, Interval blocked, Id exclude, Insta
     if (fast) {
       const Customer& cu = *booking_ahead_->customer;
       c_.want(sql::kReserveIdsAndCustomerIfFree,
-              Params()
-                  .add(cu.company_id)
-                  .add(cu.phone)
-                  .append(busy)
-                  .add(exclude)
-                  .add(static_cast<std::int64_t>(kMaxBlocked.count()))
-                  .add(unix_of(now)));
+              Params().add(cu.company_id).add(cu.phone).append(p));
     }
     auto rs = round_trip({});
     std::vector<Block> found;
@@ -497,13 +486,7 @@ std::vector<Block> PgTx::blocks(Id staff_id, Interval blocked, Id exclude, Insta
       const Customer& cu = *ahead.customer;
       open_savepoints();
       wrote_.back() = true;
-      c_.want(sql::kUpsertCustomer, Params()
-                                        .add(cu.company_id)
-                                        .add(cu.phone)
-                                        .add(cu.name)
-                                        .add(cu.email)
-                                        .add(cu.source)
-                                        .add(unix_of(cu.created_at)));
+      c_.want(sql::kUpsertCustomer, upsert_params(cu));
       upsert_sent_ = cu;
       upsert = true;
     }
@@ -560,7 +543,7 @@ std::optional<std::vector<Block>> PgTx::known_blocks(std::span<const Id> staff_i
       if (it == known_.end() || !covers(it->second.window, it->second.exclude, it->second.now))
         return std::nullopt;
       for (const auto& b : it->second.blocks)
-        if (b.blocked.from < window.until && window.from < b.blocked.until) out.push_back(b);
+        if (b.blocked.overlaps(window)) out.push_back(b);
     }
     return out;
   };
@@ -580,8 +563,7 @@ std::vector<PgTx::Announced> PgTx::queue_announced(const Params* if_busy) {
   todo.swap(announced_);
   for (const auto& a : todo) {
     Params p;
-    p.add_ids(a.staff).add(unix_of(a.window.from)).add(unix_of(a.window.until)).add(a.exclude);
-    p.add(static_cast<std::int64_t>(kMaxBlocked.count())).add(unix_of(a.now));
+    add_window(p.add_ids(a.staff), a.window, a.exclude, a.now);
     if (if_busy) p.append(*if_busy);
     c_.want(if_busy ? sql::kBlocksOfIfBusy : sql::kBlocksOf, std::move(p));
   }
@@ -740,13 +722,7 @@ CustomerUpsert PgTx::upsert_customer(const Customer& c) {
     upsert_sent_.reset();
     return upserted(c, r);
   }
-  return upserted(c, write_returning(sql::kUpsertCustomer, Params()
-                                                               .add(c.company_id)
-                                                               .add(c.phone)
-                                                               .add(c.name)
-                                                               .add(c.email)
-                                                               .add(c.source)
-                                                               .add(unix_of(c.created_at))));
+  return upserted(c, write_returning(sql::kUpsertCustomer, upsert_params(c)));
 }
 
 CustomerUpsert PgTx::upserted(const Customer& c, const Result& r) {
@@ -945,9 +921,7 @@ std::vector<Block> PgTx::blocks_of(std::span<const Id> staff_ids, Interval windo
   if (staff_ids.empty()) return out;
   if (auto known = known_blocks(staff_ids, window, exclude, now)) return std::move(*known);
   Params p;
-  p.add_ids(ids_of(staff_ids)).add(unix_of(window.from)).add(unix_of(window.until)).add(exclude);
-  p.add(static_cast<std::int64_t>(kMaxBlocked.count())).add(unix_of(now));
-  auto r = read(sql::kBlocksOf, p);
+  auto r = read(sql::kBlocksOf, add_window(p.add_ids(ids_of(staff_ids)), window, exclude, now));
   for (int i = 0; i < r.rows(); ++i) out.push_back(block_at(r, i, 1, r.i64(i, 0)));
   return out;
 }

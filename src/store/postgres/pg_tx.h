@@ -87,7 +87,7 @@ class PgTx final : public WriteTx {
   void expect_blocks(std::span<const Id> staff_ids, Interval window, Id exclude,
                      Instant now) override;
 
-  // SELECT ... FOR UPDATE of the staff rows, ascending (sql::kLockStaff).
+  // The staff members' advisory locks, ascending (sql::kLockStaff); withheld for the probe.
   void lock_staff(std::span<const Id> ascending_ids) override;
   // Remembered; the first overlap check under a staff lock then also carries, inside the open
   // savepoint level, the customer upsert and the reservation of the ids (one round trip).
@@ -226,7 +226,7 @@ class PgTx final : public WriteTx {
   // Per level, the transaction's first: did it write (a write of a level rolled back is gone)?
   // Row locks, expired-hold housekeeping and id reservations do not count.
   std::vector<bool> wrote_ = {false};
-  std::set<Id> locked_;  // staff rows locked by this transaction
+  std::set<Id> locked_;  // staff members locked by this transaction
   // locked_ in the order taken, the expired-hold deletions done, and per sent SAVEPOINT the
   // length of those logs when it was sent: ROLLBACK TO releases the row locks taken after it
   // and restores the holds deleted after it, so locked_ and purge_log_ must forget them.

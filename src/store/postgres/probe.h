@@ -24,7 +24,6 @@ class ProbePolicy {
     const int r = rate_.load(std::memory_order_relaxed);
     rate_.store(r + ((conflict ? kOne : 0) - r) / kWindow, std::memory_order_relaxed);
   }
-  double conflict_rate() const { return rate_.load(std::memory_order_relaxed) / double(kOne); }
 
  private:
   static constexpr int kOne = 1 << 16;

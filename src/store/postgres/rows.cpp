@@ -51,4 +51,23 @@ Customer read_customer(const Result& r, int i, int c) {
           r.text(i, c + 4), r.text(i, c + 5), from_unix(r.i64(i, c + 6))};
 }
 
+Appointment read_appointment(const Result& r, int i) {
+  Appointment a;
+  a.id = r.i64(i, 0);
+  a.company_id = r.i64(i, 1);
+  a.branch_id = r.i64(i, 2);
+  a.customer_id = r.i64(i, 3);
+  a.status =
+      r.text(i, 4) == "cancelled" ? AppointmentStatus::kCancelled : AppointmentStatus::kBooked;
+  a.version = r.i64(i, 5);
+  a.source = r.text(i, 6);
+  a.notes = r.text(i, 7);
+  a.call_id = r.text(i, 8);
+  a.external_provider = r.text(i, 9);
+  a.external_id = r.text(i, 10);
+  a.created_at = from_unix(r.i64(i, 11));
+  a.updated_at = from_unix(r.i64(i, 12));
+  return a;
+}
+
 }  // namespace appointd::store::postgres

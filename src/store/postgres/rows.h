@@ -11,5 +11,7 @@ Branch read_branch(const Result& r, int row);                       // kBranch
 Service read_service(const Result& r, int row);                     // APPOINTD_SERVICE_COLS
 Staff read_staff(const Result& r, int row);                         // APPOINTD_STAFF_COLS
 Customer read_customer(const Result& r, int row, int col = 0);      // APPOINTD_CUSTOMER_COLS
+// kAppointment's columns (its segments are read apart).
+Appointment read_appointment(const Result& r, int row);
 
 }  // namespace appointd::store::postgres

@@ -210,6 +210,26 @@ inline constexpr Statement kReserveIds{
     "reserve_ids",
     "SELECT CASE WHEN $1::boolean THEN nextval('appointments_id_seq') END, "
     "nextval('segments_id_seq') FROM generate_series(1, $2::int)"};
+// Whether staff `st` has a block overlapping [`f`, `u`) (Unix seconds) that counts: an active
+// segment not of appointment `ex`, or a hold live at `now`; `mx` bounds the blocked intervals
+// (kBlocks' check as one boolean). The arguments are parameter names such as "$3".
+#define APPOINTD_BUSY(st, f, u, ex, mx, now)                                           \
+  "(EXISTS (SELECT 1 FROM segments WHERE staff_id = " st                               \
+  " AND active "                                                                       \
+  "AND blocked_from < to_timestamp(" u                                                 \
+  "::bigint) "                                                                         \
+  "AND blocked_from > to_timestamp(" f "::bigint - " mx                                \
+  "::bigint) "                                                                         \
+  "AND blocked_until > to_timestamp(" f "::bigint) AND appointment_id <> " ex          \
+  ") "                                                                                 \
+  "OR EXISTS (SELECT 1 FROM holds WHERE staff_id = " st                                \
+  " "                                                                                  \
+  "AND blocked_from < to_timestamp(" u                                                 \
+  "::bigint) "                                                                         \
+  "AND blocked_from > to_timestamp(" f "::bigint - " mx                                \
+  "::bigint) "                                                                         \
+  "AND blocked_until > to_timestamp(" f "::bigint) AND expires_at > to_timestamp(" now \
+  "::bigint)))"
 // The fast path's part of a probe (pg_tx.cpp): when staff $3 has no block overlapping
 // [$4, $5) (kBlocks' check, with $6 to $8 as its $4 to $6), one row: ids reserved for an
 // appointment and its segment, then the live customer of company $1 with phone $2 (NULLs when
@@ -218,15 +238,8 @@ inline constexpr Statement kReserveIdsAndCustomerIfFree{
     "reserve_ids_customer_if_free",
     "SELECT i.a, i.s, c.id, c.company_id, c.phone, c.name, c.email, c.source, " APPOINTD_EPOCH(
         "c.created_at") " FROM (SELECT nextval('appointments_id_seq') AS a, "
-                        "nextval('segments_id_seq') AS s WHERE NOT EXISTS (SELECT 1 FROM segments "
-                        "WHERE staff_id = $3 AND active AND blocked_from < to_timestamp($5::bigint) "
-                        "AND blocked_from > to_timestamp($4::bigint - $7::bigint) "
-                        "AND blocked_until > to_timestamp($4::bigint) AND appointment_id <> $6) "
-                        "AND NOT EXISTS (SELECT 1 FROM holds WHERE staff_id = $3 "
-                        "AND blocked_from < to_timestamp($5::bigint) "
-                        "AND blocked_from > to_timestamp($4::bigint - $7::bigint) "
-                        "AND blocked_until > to_timestamp($4::bigint) "
-                        "AND expires_at > to_timestamp($8::bigint))) i "
+                        "nextval('segments_id_seq') AS s "
+                        "WHERE NOT " APPOINTD_BUSY("$3", "$4", "$5", "$6", "$7", "$8") ") i "
                         "LEFT JOIN customers c ON c.company_id = $1 AND c.phone = $2 "
                         "AND c.deleted_at IS NULL"};
 inline constexpr Statement kDeleteSegments{"delete_segments",
@@ -372,17 +385,11 @@ inline constexpr Statement kBlocksOf{
   "AND blocked_from > to_timestamp($2::bigint - $5::bigint) " \
   "AND blocked_until > to_timestamp($2::bigint) AND expires_at > to_timestamp($6::bigint)"
 inline constexpr Statement kBlocksOfIfBusy{
-    "blocks_of_if_busy",
-    "WITH busy AS (SELECT EXISTS (SELECT 1 FROM segments WHERE staff_id = $7 AND active "
-    "AND blocked_from < to_timestamp($9::bigint) "
-    "AND blocked_from > to_timestamp($8::bigint - $5::bigint) "
-    "AND blocked_until > to_timestamp($8::bigint) AND appointment_id <> $4) "
-    "OR EXISTS (SELECT 1 FROM holds WHERE staff_id = $7 "
-    "AND blocked_from < to_timestamp($9::bigint) "
-    "AND blocked_from > to_timestamp($8::bigint - $5::bigint) "
-    "AND blocked_until > to_timestamp($8::bigint) AND expires_at > to_timestamp($6::bigint)) AS "
-    "b) " APPOINTD_BLOCKS_OF_IF("(SELECT b FROM busy)")};
+    "blocks_of_if_busy", "WITH busy AS (SELECT " APPOINTD_BUSY(
+                             "$7", "$8", "$9", "$4", "$5",
+                             "$6") " AS b) " APPOINTD_BLOCKS_OF_IF("(SELECT b FROM busy)")};
 #undef APPOINTD_BLOCKS_OF_IF
+#undef APPOINTD_BUSY
 inline constexpr Statement kHold{
     "hold", "SELECT id, company_id, staff_id, service_id, " APPOINTD_EPOCH(
                 "starts_at") ", " APPOINTD_EPOCH("ends_at") ", " APPOINTD_EPOCH("blocked_from") ", " APPOINTD_EPOCH("blocked_until") ", " APPOINTD_EPOCH("expires_at") ", owner FROM holds WHERE company_id = $1 AND id = $2"};
