@@ -18,6 +18,7 @@ struct DbFlags {
   int lock_timeout_ms = 2000;
   int statement_timeout_ms = 10000;
   std::string pg_probe = "auto";
+  int pg_writers = 1;
 };
 // Adds --db and --durability (with APPOINTD_DB / APPOINTD_DURABILITY), and the PostgreSQL
 // settings --pool-size, --pool-wait-ms, --lock-timeout-ms, --statement-timeout-ms.

@@ -37,6 +37,12 @@ void add_db_flags(CLI::App& cmd, DbFlags& f) {
       ->envname("APPOINTD_PG_PROBE")
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
+  cmd.add_option("--pg-writers", f.pg_writers,
+                 "PostgreSQL: threads that each run many writes at once over one connection, "
+                 "sharing round trips and commits (0: one write per thread and connection)")
+      ->envname("APPOINTD_PG_WRITERS")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
 }
 
 store::Options store_options(const DbFlags& f) {
@@ -48,6 +54,7 @@ store::Options store_options(const DbFlags& f) {
   o.lock_timeout_ms = f.lock_timeout_ms;
   o.statement_timeout_ms = f.statement_timeout_ms;
   o.probe = f.pg_probe;
+  o.pg_writers = f.pg_writers;
   return o;
 }
 

@@ -75,6 +75,9 @@ struct Options {
   // Whether bookings probe their time without the lock first: "auto" (while conflicts are
   // common), "always" or "never" (src/store/postgres/probe.h).
   std::string probe = "auto";
+  // Threads that each run many writes at once over one connection, sharing its round trips
+  // and commits (src/store/postgres/batch.h); 0: one write at a time per thread and connection.
+  int pg_writers = 1;
 };
 
 // Opens (creating and migrating as needed) the store named by `opts.url`.

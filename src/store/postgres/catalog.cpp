@@ -60,7 +60,7 @@ std::vector<StaffSchedule> CompanyCatalog::schedules(std::span<const Id> staff_i
   return out;
 }
 
-std::shared_ptr<const CompanyCatalog> load_catalog(Connection& c, Id company_id) {
+std::shared_ptr<const CompanyCatalog> load_catalog(Session& c, Id company_id) {
   const Params p = Params().add(company_id);
   const std::pair<const Statement*, Params> batch[] = {
       {&sql::kCatalogCompany, p}, {&sql::kBranches, p},     {&sql::kStaffList, p},

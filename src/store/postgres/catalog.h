@@ -51,7 +51,7 @@ struct CompanyCatalog {
 };
 
 // Loads a company's catalog over `c` (one round trip), inside whatever transaction is open.
-std::shared_ptr<const CompanyCatalog> load_catalog(Connection& c, Id company_id);
+std::shared_ptr<const CompanyCatalog> load_catalog(Session& c, Id company_id);
 
 // A write transaction found the catalog it used changed since: the store runs it again.
 class CatalogStale : public StoreError {

@@ -7,6 +7,8 @@
 #include <libpq-fe.h>
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -61,10 +63,14 @@ class Params {
   Params& add_text_or_null(std::string_view v) { return v.empty() ? add_null() : add(v); }
   // A bigint[] literal such as {1,2,3}.
   Params& add_ids(const std::vector<std::int64_t>& ids);
+  // A text[] literal: every element quoted, its backslashes and double quotes escaped.
+  Params& add_texts(const std::vector<std::string>& texts);
   // Appends the parameters of `o` (they become $n+1, $n+2, ...).
   Params& append(const Params& o);
 
   int size() const { return static_cast<int>(values_.size()); }
+  // The text of parameter i (empty for NULL).
+  const std::string& value(int i) const { return values_[static_cast<size_t>(i)]; }
   // Pointers valid while this object lives and is not changed.
   std::vector<const char*> pointers() const;
 
@@ -74,42 +80,62 @@ class Params {
   std::vector<bool> null_;
 };
 
+// The rows of one statement. Several Results may share one server result: a view shows some of
+// its rows (in the given order) from some column on, so that a statement merged from several
+// (batch.h) answers each of them as if it had run alone. Cheap to move; copies share.
 class Result {
  public:
-  explicit Result(PGresult* r) : r_(r) {}
-  Result(Result&& o) noexcept : r_(o.r_) { o.r_ = nullptr; }
-  Result& operator=(Result&&) = delete;
-  Result(const Result&) = delete;
-  ~Result() { PQclear(r_); }
+  explicit Result(PGresult* r) : r_(r, &PQclear) {}
 
-  int rows() const { return PQntuples(r_); }
-  bool is_null(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
+  int rows() const { return mapped_ ? static_cast<int>(rows_.size()) : PQntuples(r_.get()); }
+  bool is_null(int row, int col) const { return PQgetisnull(r_.get(), at(row), col + col_) != 0; }
   std::string text(int row, int col) const {
-    return {PQgetvalue(r_, row, col), static_cast<size_t>(PQgetlength(r_, row, col))};
+    return {PQgetvalue(r_.get(), at(row), col + col_),
+            static_cast<size_t>(PQgetlength(r_.get(), at(row), col + col_))};
   }
   std::int64_t i64(int row, int col) const;  // 0 for NULL
-  bool boolean(int row, int col) const { return PQgetvalue(r_, row, col)[0] == 't'; }
+  bool boolean(int row, int col) const {
+    return PQgetvalue(r_.get(), at(row), col + col_)[0] == 't';
+  }
   // Rows changed by an INSERT/UPDATE/DELETE.
   long affected() const;
+  // The rows `rows` of this result (indices into it), from column `col` on.
+  Result view(std::vector<int> rows, int col) const;
 
  private:
-  PGresult* r_;
+  Result() = default;
+  int at(int row) const { return mapped_ ? rows_[static_cast<size_t>(row)] : row; }
+  std::shared_ptr<PGresult> r_;
+  std::vector<int> rows_;
+  bool mapped_ = false;
+  int col_ = 0;
 };
 
-// A Connection runs statements in libpq's pipeline mode: statements whose result the caller
-// does not need are queued (defer) and travel with the next statement that needs one (run), or
-// with flush()/commit(). One round trip then carries the whole queue. A queued statement's
-// error surfaces at that sync point as the same PgError (SQLSTATE, constraint) it would have
-// raised on its own, named after the statement that failed; the statements after it in the
-// queue did not run (the server skips them up to the sync, and an open transaction is aborted).
-class Connection {
+// One statement of a pipeline: a named statement (prepared on the connection at first use) or
+// constant utility text (BEGIN, SAVEPOINT ...; no parameters).
+struct Item {
+  const Statement* st = nullptr;
+  const char* text = nullptr;
+  Params params;
+  bool want = false;      // the caller needs its rows
+  bool elidable = false;  // may be dropped when still queued at commit (RELEASE before COMMIT)
+};
+
+// The queueing half of a connection: statements whose result the caller does not need are
+// queued (defer) and travel with the next statement that needs one (run), or with
+// flush()/commit(). One round trip then carries the whole queue. A queued statement's error
+// surfaces at that sync point as the same PgError (SQLSTATE, constraint) it would have raised
+// on its own, named after the statement that failed; the statements after it in the queue did
+// not run (the server skips them up to the sync, and an open transaction is aborted).
+//
+// How a round trip is made is the subclass's: a Connection sends it itself; a fiber's session
+// (batch.h) hands it to the thread that shares one connection among many fibers.
+class Session {
  public:
-  // Connects (blocking) with libpq's conninfo or URL. Throws PgError(connection_lost) when the
-  // server cannot be reached. `setup` statements run once after connecting (SET ...).
-  Connection(const std::string& url, const std::vector<std::string>& setup);
-  ~Connection();
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
+  virtual ~Session() = default;
+  Session() = default;
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   // Sends what is queued and then the named statement (prepared on this connection at first
   // use, in the same round trip) and returns its rows.
@@ -134,35 +160,84 @@ class Connection {
   void commit();
   // Forgets what is queued, and rolls back an open transaction; swallows errors (a broken
   // connection is left broken, and the pool drops it).
-  void rollback_quietly();
-  // Runs SQL text without parameters (transaction control, SET, migrations: several statements
-  // allowed) after flushing what is queued. Never call it with text built from input.
-  void exec(const char* sql);
-  // False once the connection is broken; a broken connection goes back to no pool.
-  bool ok() const { return PQstatus(c_) == CONNECTION_OK && !lost_; }
-  // True when a transaction is open (or failed) on this connection, or statements are queued.
-  bool in_transaction() const;
+  virtual void rollback_quietly() = 0;
+  // False once the connection is broken.
+  virtual bool ok() const = 0;
+  // True when a transaction is open (or failed) on this session, or statements are queued.
+  virtual bool in_transaction() const = 0;
   // Statements queued and not yet sent.
   size_t queued() const { return queue_.size(); }
   // Round trips made so far (each send of the queue, each exec()): for tests and tuning.
   size_t round_trips() const { return round_trips_; }
 
+ protected:
+  // Sends `q` as one round trip with one sync; returns the rows of its wanted items, in order.
+  // Throws the first error (PgError), or PgError(connection_lost) when the session broke.
+  virtual std::vector<Result> send(std::vector<Item> q) = 0;
+  std::vector<Item> queue_;
+  size_t round_trips_ = 0;
+
  private:
-  struct Item {
-    const Statement* st = nullptr;  // a named statement, or
-    const char* text = nullptr;     // constant utility text
-    Params params;
-    bool want = false;  // the caller needs its rows
-    bool elidable = false;
-  };
-  // Sends the queue as one pipeline with one sync; returns the rows of the wanted items.
   std::vector<Result> send_queue();
+};
+
+// One sync scope of a round trip (Connection::exchange): its items, sent in order, then a sync.
+using Scope = std::vector<const Item*>;
+// Its outcome: the rows of the wanted items that ran, in order, and the first error, at item
+// `failed` (the items after it did not run; an explicit transaction open at the sync is then
+// aborted and waits for a ROLLBACK).
+struct ScopeResult {
+  std::vector<Result> rows;
+  std::optional<PgError> error;
+  size_t failed = static_cast<size_t>(-1);
+};
+
+// A session of its own over one PGconn, in libpq's pipeline mode. Used by one thread at a time.
+class Connection final : public Session {
+ public:
+  // Connects (blocking) with libpq's conninfo or URL. Throws PgError(connection_lost) when the
+  // server cannot be reached. `setup` statements run once after connecting (SET ...).
+  Connection(const std::string& url, const std::vector<std::string>& setup);
+  ~Connection() override;
+
+  // Several scopes in one round trip: each scope's items, each followed by its own sync, sent
+  // together; the outcome of each scope. Statements not prepared on this connection yet are
+  // prepared first, in a scope of their own. Throws PgError(connection_lost) when the connection
+  // breaks or the pipeline's state is lost (then nothing can be said of any scope: a COMMIT in
+  // it may or may not have run).
+  std::vector<ScopeResult> exchange(std::span<const Scope> scopes);
+  // The same without waiting: start() sends the scopes (the items must outlive the exchange);
+  // advance() reads what has arrived, without blocking in nonblocking mode, and is true once
+  // every scope is answered; finish() then returns the outcomes. One exchange at a time; an
+  // exception from any of them ends it (and the connection is then broken).
+  void start(std::span<const Scope> scopes);
+  bool advance();
+  std::vector<ScopeResult> finish();
+  // Whether output is still buffered (wait for the socket to be writable, then advance()).
+  bool wants_write() const;
+  int socket() const;
+  // Nonblocking mode: sends and reads never wait (for a thread that serves many connections).
+  void set_nonblocking(bool on);
+
+  // Runs SQL text without parameters (transaction control, SET, migrations: several statements
+  // allowed) after flushing what is queued. Never call it with text built from input.
+  void exec(const char* sql);
+  void rollback_quietly() override;
+  bool ok() const override { return PQstatus(c_) == CONNECTION_OK && !lost_; }
+  bool in_transaction() const override;
+
+ protected:
+  std::vector<Result> send(std::vector<Item> q) override;
+
+ private:
   [[noreturn]] void fail(PGresult* r, const char* what);
+  [[noreturn]] void broken(const char* what);
+  struct Exchange;
   PGconn* c_ = nullptr;
   bool lost_ = false;
-  size_t round_trips_ = 0;
-  std::vector<Item> queue_;
   std::unordered_set<std::string> prepared_;  // names of statements prepared on this session
+  std::unique_ptr<Exchange> x_;               // the exchange in flight
+  bool flush_pending_ = false;
 };
 
 }  // namespace appointd::store::postgres

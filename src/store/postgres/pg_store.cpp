@@ -1,14 +1,13 @@
 #include "store/postgres/pg_store.h"
 
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <mutex>
 #include <random>
 #include <thread>
 #include <vector>
 
 #include "obs/log.h"
+#include "store/postgres/batch.h"
 #include "store/postgres/migrate.h"
 #include "store/postgres/pg_tx.h"
 #include "store/postgres/pool.h"
@@ -17,8 +16,6 @@
 
 namespace appointd::store::postgres {
 namespace {
-
-using SteadyClock = std::chrono::steady_clock;
 
 // Writes waiting for a store thread beyond this are refused (503) instead of queueing without
 // bound while the database is slow or gone.
@@ -63,7 +60,6 @@ class PgStore final : public Store {
     }
     if (opts.metrics) {
       auto& m = *opts.metrics;
-      depth_ = &m.gauge("appointd_write_queue_depth", "Writes waiting for a store thread");
       lock_wait_ =
           &m.histogram("appointd_pg_lock_wait_seconds",
                        "Time to take the staff row locks of a write", obs::latency_buckets());
@@ -81,16 +77,37 @@ class PgStore final : public Store {
       stale_ = &m.counter("appointd_pg_catalog_stale_total",
                           "Writes run again because a company's catalog changed under them");
     }
-    const int threads = std::max(1, opts.pool_size * 3 / 4);
-    for (int i = 0; i < threads; ++i) threads_.emplace_back([this, i] { worker(i); });
+    if (opts.pg_writers > 0) {
+      // Writes as fibers on a few driver threads, sharing round trips and commits (batch.h).
+      DriverMetrics dm;
+      if (opts.metrics) {
+        auto& m = *opts.metrics;
+        dm.fibers =
+            &m.histogram("appointd_pg_round_trip_writes",
+                         "Writes served by one round trip of a driver", {1, 2, 4, 8, 16, 32, 64});
+        dm.merged = &m.histogram("appointd_pg_merged_commit_writes",
+                                 "Writes committed together in one merged transaction",
+                                 {1, 2, 4, 8, 16, 32, 64});
+        dm.resent = &m.counter("appointd_pg_writes_resent_total",
+                               "Writes sent again because a write sharing their round trip failed");
+      }
+      for (int i = 0; i < opts.pg_writers; ++i) {
+        auto rng = std::make_shared<std::mt19937_64>(std::random_device{}() ^
+                                                     (static_cast<std::uint64_t>(i) << 32));
+        drivers_.push_back(std::make_unique<Driver>(
+            pool_, queue_,
+            [this, rng](const WriteFn& fn, FiberSession& s) { return run_fiber(fn, s, *rng); }, dm,
+            kFibersPerDriver, static_cast<size_t>(std::max(1, opts.pool_size - 2))));
+      }
+    } else {
+      const int threads = std::max(1, opts.pool_size * 3 / 4);
+      for (int i = 0; i < threads; ++i) threads_.emplace_back([this, i] { worker(i); });
+    }
   }
 
   ~PgStore() override {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
+    queue_.stop();
+    drivers_.clear();  // each returns once every write it took is done
     for (auto& t : threads_) t.join();
   }
 
@@ -110,17 +127,7 @@ class PgStore final : public Store {
     }
   }
 
-  void write(WriteFn fn, DoneFn done) override {
-    {
-      std::lock_guard lock(mu_);
-      if (stop_) throw StoreUnavailable("store is shutting down");
-      if (queue_.size() >= kMaxQueued)
-        throw StoreUnavailable("postgresql: too many writes waiting for the database");
-      queue_.push_back({std::move(fn), std::move(done)});
-      if (depth_) depth_->set(static_cast<std::int64_t>(queue_.size()));
-    }
-    cv_.notify_one();
-  }
+  void write(WriteFn fn, DoneFn done) override { queue_.push({std::move(fn), std::move(done)}); }
 
   void read(const ReadFn& fn) override {
     try {
@@ -170,24 +177,19 @@ class PgStore final : public Store {
   }
 
  private:
-  struct Job {
-    WriteFn fn;
-    DoneFn done;
-  };
-
+  // One write per thread and connection (--pg-writers 0).
   void worker(int index) {
     std::mt19937_64 rng(std::random_device{}() ^ (static_cast<std::uint64_t>(index) << 32));
     for (;;) {
-      Job job;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // stopping, and everything queued has run
-        job = std::move(queue_.front());
-        queue_.pop_front();
-        if (depth_) depth_->set(static_cast<std::int64_t>(queue_.size()));
+      auto jobs = queue_.take(1, true, std::nullopt);
+      if (jobs.empty()) {
+        if (queue_.stopped()) return;  // stopping, and everything queued has run
+        continue;
       }
-      std::exception_ptr err = run(job.fn, rng);
+      WriteJob& job = jobs.front();
+      std::exception_ptr err = run(
+          job.fn, rng, &probe_policy_, [this] { return pool_.acquire(); },
+          [](std::chrono::microseconds d) { std::this_thread::sleep_for(d); }, false);
       if (err && failures_) failures_->inc();
       try {
         job.done(err);
@@ -197,22 +199,41 @@ class PgStore final : public Store {
     }
   }
 
+  // A write in a driver's fiber: every attempt over the fiber's session.
+  std::exception_ptr run_fiber(const WriteFn& fn, FiberSession& s, std::mt19937_64& rng) {
+    struct Borrowed {
+      Session* s;
+      Session& operator*() const { return *s; }
+    };
+    auto err = run(
+        fn, rng, &batch_probe_, [&s] { return Borrowed{&s}; },
+        [&s](std::chrono::microseconds d) { s.sleep(d); }, true);
+    if (err && failures_) failures_->inc();
+    return err;
+  }
+
   // Runs fn in a transaction until it commits, fails for good, or runs out of retries.
-  std::exception_ptr run(const WriteFn& fn, std::mt19937_64& rng) {
+  // acquire(): the session of an attempt (dereferences to a Session); sleep(d): waits out a
+  // backoff. batched: a probed booking whose time was taken since its probe probes once more
+  // (its write would otherwise need the connection to itself).
+  template <class Acquire, class Sleep>
+  std::exception_ptr run(const WriteFn& fn, std::mt19937_64& rng, ProbePolicy* policy,
+                         Acquire&& acquire, Sleep&& sleep, bool batched) {
     bool probe = true;
+    int misses = 0;
     for (int attempt = 1;; ++attempt) {
       // A probed booking that must run again with its check under the lock (it wrote after
       // the probe answered it, or its time was taken before the lock): nothing committed.
-      auto without_probe = [&]() -> std::exception_ptr {
+      auto without_probe = [&](bool taken) -> std::exception_ptr {
         if (probe_missed_) probe_missed_->inc();
-        probe = false;
+        probe = batched && taken && ++misses < 2;
         if (attempt < kMaxStaleAttempts) return nullptr;
         return std::make_exception_ptr(StoreUnavailable("postgresql: the write kept failing"));
       };
       bool committing = false;
       try {
-        auto lease = pool_.acquire();
-        Connection& c = *lease;
+        auto lease = acquire();
+        Session& c = *lease;
         const auto began = SteadyClock::now();
         try {
           // Queued: BEGIN travels with the first lock or write (PgTx::begin), and the
@@ -220,7 +241,7 @@ class PgStore final : public Store {
           // surfaces here, before COMMIT ran (the pipeline skips the rest): retryable as usual.
           // Only a lost connection in the round trip that carries COMMIT leaves the outcome
           // unknown.
-          PgTx tx(c, true, lock_wait_, &catalog_, probe ? &probe_policy_ : nullptr);
+          PgTx tx(c, true, lock_wait_, &catalog_, probe ? policy : nullptr);
           fn(tx);
           committing = true;
           tx.commit();
@@ -234,7 +255,7 @@ class PgStore final : public Store {
       } catch (const PgError& e) {
         if (e.sqlstate() == sql::kTakenSince && !e.connection_lost()) {
           // The pipeline skipped the rest of that round trip, COMMIT included.
-          if (auto gave_up = without_probe()) return gave_up;
+          if (auto gave_up = without_probe(true)) return gave_up;
           continue;
         }
         if (e.connection_lost()) pool_.drop_idle();  // its siblings most likely died with it
@@ -258,9 +279,9 @@ class PgStore final : public Store {
               ->counter("appointd_pg_retries_total", "Write transactions run again, by cause",
                         {{"sqlstate", retry_reason(e)}})
               .inc();
-        std::this_thread::sleep_for(backoff(policy_, attempt, rng));
+        sleep(backoff(policy_, attempt, rng));
       } catch (const ProbeMissed&) {
-        if (auto gave_up = without_probe()) return gave_up;
+        if (auto gave_up = without_probe(false)) return gave_up;
       } catch (const CatalogStale&) {
         // The copy is dropped; the next attempt loads the company's catalog again. Catalog
         // changes are rare, so this gives up only when they keep coming.
@@ -275,6 +296,7 @@ class PgStore final : public Store {
   }
 
   static constexpr int kMaxStaleAttempts = 8;
+  static constexpr size_t kFibersPerDriver = 64;
 
   Options opts_;
   Pool pool_;
@@ -282,17 +304,21 @@ class PgStore final : public Store {
   ProbePolicy probe_policy_{opts_.probe == "always"  ? ProbePolicy::Mode::kAlways
                             : opts_.probe == "never" ? ProbePolicy::Mode::kNever
                                                      : ProbePolicy::Mode::kAuto};
+  // Batched writes always probe (unless told never to): a probed booking commits in one round
+  // trip that other writes share, an unprobed one needs the connection to itself.
+  ProbePolicy batch_probe_{opts_.probe == "never" ? ProbePolicy::Mode::kNever
+                                                  : ProbePolicy::Mode::kAlways};
   RetryPolicy policy_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Job> queue_;
-  bool stop_ = false;
+  obs::Gauge* depth_ = opts_.metrics ? &opts_.metrics->gauge("appointd_write_queue_depth",
+                                                             "Writes waiting for a store thread")
+                                     : nullptr;
+  WriteQueue queue_{kMaxQueued, depth_};
   std::vector<std::thread> threads_;
+  std::vector<std::unique_ptr<Driver>> drivers_;
 
   std::mutex probe_mu_;
   std::unique_ptr<Connection> probe_;
 
-  obs::Gauge* depth_ = nullptr;
   obs::Histogram* lock_wait_ = nullptr;
   obs::Counter* deadlocks_ = nullptr;
   obs::Counter* exhausted_ = nullptr;

@@ -48,7 +48,7 @@ class PgTx final : public WriteTx {
   // lock_wait: where lock_staff reports how long it waited (may be null). catalog: the copies
   // of company catalogs a write may use (null: none; read transactions use none).
   // probe: decides whether a booking reads its time without the lock first (null: never).
-  PgTx(Connection& c, bool writable, obs::Histogram* lock_wait = nullptr,
+  PgTx(Session& c, bool writable, obs::Histogram* lock_wait = nullptr,
        CatalogCache* catalog = nullptr, ProbePolicy* probe = nullptr)
       : c_(c),
         writable_(writable),
@@ -193,7 +193,7 @@ class PgTx final : public WriteTx {
     Instant at;
   };
 
-  Connection& c_;
+  Session& c_;
   bool writable_;
   bool begun_ = !writable_;  // a read transaction is begun by the store
   obs::Histogram* lock_wait_;

@@ -58,6 +58,16 @@ Pool::Lease Pool::acquire() {
   }
 }
 
+std::optional<Pool::Lease> Pool::try_acquire() {
+  {
+    std::lock_guard lock(mu_);
+    if (idle_.empty() && open_ >= size_) return std::nullopt;
+  }
+  // A connection is free or can be opened: acquire() takes it without waiting (unless another
+  // thread took it in between, when it waits as usual).
+  return acquire();
+}
+
 void Pool::drop_idle() {
   std::vector<std::unique_ptr<Connection>> gone;
   {

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,10 @@ class Pool {
   };
 
   Lease acquire();
+  // A connection without waiting for one to be given back: an idle one, or a new one while the
+  // pool is below its size (that connect does block); nullopt when every one is lent out.
+  // Throws StoreUnavailable when the server cannot be reached.
+  std::optional<Lease> try_acquire();
   // Closes the idle connections (after one was found broken: the server probably restarted,
   // and the others would fail on first use too).
   void drop_idle();

@@ -389,6 +389,46 @@ inline constexpr Statement kBlocksOfIfBusy{
                              "$7", "$8", "$9", "$4", "$5",
                              "$6") " AS b) " APPOINTD_BLOCKS_OF_IF("(SELECT b FROM busy)")};
 #undef APPOINTD_BLOCKS_OF_IF
+// --- Statements merged from several (batch.h): each of their rows leads with the index of the
+// statement it answers, and the rest of the row is that statement's. ---
+// Many kBlocksOfIfBusy at once: per statement k (the arrays $1-$9, aligned): its window, exclude,
+// longest blocked interval, now, and busy check (kBlocksOfIfBusy's $2-$9); its staff are the
+// pairs ($10[i], $11[i]) with $10[i] = k.
+inline constexpr Statement kBlocksOfIfBusyMany{
+    "blocks_of_if_busy_many",
+    "WITH p AS MATERIALIZED (SELECT t.* FROM unnest($1::int[], $2::bigint[], $3::bigint[], "
+    "$4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[]) "
+    "AS t(k, wf, wu, ex, mx, nw, bs, bf, bu) WHERE " APPOINTD_BUSY(
+        "t.bs", "t.bf", "t.bu", "t.ex", "t.mx",
+        "t.nw") "), "
+                "q AS MATERIALIZED (SELECT p.*, s.staff FROM unnest($10::int[], $11::bigint[]) AS "
+                "s(k, staff) JOIN p ON p.k = s.k) "
+                "SELECT q.k, g.staff_id, 0, g.id, g.appointment_id, " APPOINTD_EPOCH(
+                    "g.blocked_from") ", " APPOINTD_EPOCH("g.blocked_until") " FROM q JOIN LATERAL "
+                                                                             "(SELECT * FROM segments g WHERE g.staff_id = q.staff AND g.active "
+                                                                             "AND g.blocked_from < to_timestamp(q.wu) "
+                                                                             "AND g.blocked_from > to_timestamp(q.wf - q.mx) "
+                                                                             "AND g.blocked_until > to_timestamp(q.wf) AND g.appointment_id <> q.ex OFFSET 0) g ON true "
+                                                                             "UNION ALL "
+                                                                             "SELECT q.k, h.staff_id, 1, h.id, 0, " APPOINTD_EPOCH(
+                                                                                 "h.blocked_from") ", " APPOINTD_EPOCH("h.blocked_until") " FROM q JOIN LATERAL "
+                                                                                                                                          "(SELECT * FROM holds h WHERE h.staff_id = q.staff "
+                                                                                                                                          "AND h.blocked_from < to_timestamp(q.wu) "
+                                                                                                                                          "AND h.blocked_from > to_timestamp(q.wf - q.mx) "
+                                                                                                                                          "AND h.blocked_until > to_timestamp(q.wf) AND h.expires_at > to_timestamp(q.nw) OFFSET 0) h ON true"};
+// Many kReserveIdsAndCustomerIfFree at once: per statement k (the arrays, aligned) its $1-$8.
+inline constexpr Statement kReserveIdsAndCustomerIfFreeMany{
+    "reserve_ids_customer_if_free_many",
+    "SELECT t.k, i.a, i.s, c.id, c.company_id, c.phone, c.name, c.email, c.source, " APPOINTD_EPOCH(
+        "c.created_at") " FROM unnest($1::int[], $2::bigint[], $3::text[], $4::bigint[], "
+                        "$5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[]) "
+                        "AS t(k, co, ph, st, f, u, ex, mx, nw) "
+                        "CROSS JOIN LATERAL (SELECT nextval('appointments_id_seq') AS a, "
+                        "nextval('segments_id_seq') AS s "
+                        "WHERE NOT " APPOINTD_BUSY("t.st", "t.f", "t.u", "t.ex", "t.mx",
+                                                   "t.nw") ") i "
+                                                           "LEFT JOIN LATERAL (SELECT * FROM customers c WHERE c.company_id = t.co "
+                                                           "AND c.phone = t.ph AND c.deleted_at IS NULL OFFSET 0) c ON true"};
 #undef APPOINTD_BUSY
 inline constexpr Statement kHold{
     "hold", "SELECT id, company_id, staff_id, service_id, " APPOINTD_EPOCH(

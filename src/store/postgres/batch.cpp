@@ -1,0 +1,672 @@
+#include "store/postgres/batch.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <string_view>
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "obs/log.h"
+#include "store/postgres/read_merge.h"
+#include "store/postgres/sql.h"
+
+namespace appointd::store::postgres {
+namespace {
+
+// Round trips of shared traffic in flight at once per driver: two keep the server's cores busy
+// (one carries the merged transaction, the other the reads that arrived meanwhile); more only
+// split the batches (measured: 3 was slower).
+constexpr size_t kSharedInFlight = 2;
+
+bool is_text(const Item& it, std::string_view t) {
+  return it.text && std::string_view(it.text) == t;
+}
+bool has_prefix(const Item& it, std::string_view p) {
+  return it.text && std::string_view(it.text).substr(0, p.size()) == p;
+}
+bool is_begin(const Item& it) {
+  return is_text(it, "BEGIN");
+}
+bool ends_tx(const Item& it) {
+  return is_text(it, "COMMIT") || is_text(it, "ROLLBACK");
+}
+bool is_lock(const Item& it) {
+  return it.st == &sql::kLockOneStaff || it.st == &sql::kLockStaff;
+}
+// SAVEPOINT and RELEASE: no-ops in a merged transaction whose writes are undone all together.
+bool is_savepoint_step(const Item& it) {
+  return has_prefix(it, "SAVEPOINT ") || has_prefix(it, "RELEASE ");
+}
+
+// What a fiber's round trip does to transactions (batch.h).
+enum class Kind {
+  kRead,       // no transaction: goes with the other reads
+  kMergeable,  // BEGIN ... COMMIT, no ROLLBACK TO: merged with the others like it
+  kWhole,      // a whole transaction that is not merged (ends in ROLLBACK, or rolls back a level)
+  kOpens,      // opens a transaction it does not end: the fiber then owns the connection
+};
+
+Kind kind_of(const std::vector<Item>& q) {
+  if (std::none_of(q.begin(), q.end(), is_begin)) return Kind::kRead;
+  if (!ends_tx(q.back())) return Kind::kOpens;
+  const bool rolls_back_a_level = std::any_of(
+      q.begin(), q.end(), [](const Item& it) { return has_prefix(it, "ROLLBACK TO "); });
+  return is_text(q.back(), "COMMIT") && !rolls_back_a_level ? Kind::kMergeable : Kind::kWhole;
+}
+
+// Whether a transaction of the fiber is open after its round trip `q` had outcome `r`.
+bool open_after(bool open_before, const std::vector<Item>& q, const ScopeResult& r) {
+  const size_t ran = r.error ? r.failed : q.size();  // items before it ran; it failed
+  const auto b = static_cast<size_t>(std::find_if(q.begin(), q.end(), is_begin) - q.begin());
+  bool open = open_before || b < ran;
+  // COMMIT or ROLLBACK ran, or failed: the transaction ends either way.
+  if (ends_tx(q.back()) && (!r.error || r.failed == q.size() - 1)) open = false;
+  return open;
+}
+
+// The staff ids a lock statement takes.
+void lock_ids(const Item& it, std::vector<Id>& out) {
+  const std::string& v = it.params.value(0);
+  const char* p = v.data();
+  const char* end = p + v.size();
+  while (p < end) {
+    if (*p < '0' || *p > '9') {
+      ++p;
+      continue;
+    }
+    Id id = 0;
+    p = std::from_chars(p, end, id).ptr;
+    out.push_back(id);
+  }
+}
+
+}  // namespace
+
+// --- WriteQueue ---
+
+WriteQueue::WriteQueue(size_t max, obs::Gauge* depth) : max_(max), depth_(depth) {}
+
+WriteQueue::~WriteQueue() {
+  for (const auto& w : waiters_) ::close(w.fd);
+}
+
+int WriteQueue::subscribe() {
+  const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) throw StoreError("eventfd failed");
+  std::lock_guard lock(mu_);
+  waiters_.push_back({fd, false});
+  return fd;
+}
+
+bool WriteQueue::arm(int fd) {
+  std::lock_guard lock(mu_);
+  if (!q_.empty() || stop_) return false;
+  for (auto& w : waiters_)
+    if (w.fd == fd && !w.armed) {
+      w.armed = true;
+      armed_.fetch_add(1);
+    }
+  return true;
+}
+
+void WriteQueue::disarm(int fd) {
+  {
+    std::lock_guard lock(mu_);
+    for (auto& w : waiters_)
+      if (w.fd == fd && w.armed) {
+        w.armed = false;
+        armed_.fetch_sub(1);
+      }
+  }
+  std::uint64_t n;
+  [[maybe_unused]] auto r = ::read(fd, &n, sizeof n);  // nonblocking: clears a wake, if any
+}
+
+void WriteQueue::wake(bool all) {
+  // Only threads waiting in poll: most pushes find the drivers busy and cost no syscall.
+  if (!all && armed_.load() == 0) return;
+  std::lock_guard lock(mu_);
+  const std::uint64_t one = 1;
+  for (const auto& w : waiters_)
+    if (all || w.armed) [[maybe_unused]]
+      auto n = ::write(w.fd, &one, sizeof one);
+}
+
+void WriteQueue::push(WriteJob j) {
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) throw StoreUnavailable("store is shutting down");
+    if (q_.size() >= max_)
+      throw StoreUnavailable("postgresql: too many writes waiting for the database");
+    q_.push_back(std::move(j));
+    if (depth_) depth_->set(static_cast<std::int64_t>(q_.size()));
+  }
+  cv_.notify_one();
+  wake(false);
+}
+
+std::vector<WriteJob> WriteQueue::take(size_t max, bool wait,
+                                       std::optional<SteadyClock::time_point> until) {
+  std::vector<WriteJob> out;
+  std::unique_lock lock(mu_);
+  if (wait) {
+    auto ready = [&] { return stop_ || !q_.empty(); };
+    if (until)
+      cv_.wait_until(lock, *until, ready);
+    else
+      cv_.wait(lock, ready);
+  }
+  while (!q_.empty() && out.size() < max) {
+    out.push_back(std::move(q_.front()));
+    q_.pop_front();
+  }
+  if (depth_ && !out.empty()) depth_->set(static_cast<std::int64_t>(q_.size()));
+  // Another store thread may take what is left.
+  if (!q_.empty()) cv_.notify_one();
+  return out;
+}
+
+void WriteQueue::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  wake(true);
+}
+
+bool WriteQueue::stopped() const {
+  std::lock_guard lock(mu_);
+  return stop_ && q_.empty();
+}
+
+// --- FiberSession ---
+
+std::vector<Result> FiberSession::send(std::vector<Item> q) {
+  pending_ = std::move(q);
+  state_ = State::kWaiting;
+  Fiber::yield();  // the driver answers, then resumes
+  if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
+  ScopeResult a = std::move(*answer_);
+  answer_.reset();
+  if (a.error) throw std::move(*a.error);
+  return std::move(a.rows);
+}
+
+void FiberSession::rollback_quietly() {
+  queue_.clear();
+  if (!open_) return;
+  try {
+    defer("ROLLBACK");
+    flush();
+  } catch (const std::exception&) {
+    // Broken: the driver drops the connection, and the server rolls back with the session.
+  }
+  open_ = false;
+}
+
+void FiberSession::sleep(std::chrono::microseconds d) {
+  wake_ = SteadyClock::now() + d;
+  state_ = State::kSleeping;
+  Fiber::yield();
+}
+
+// --- Driver ---
+
+struct Driver::Task {
+  WriteJob job;
+  FiberSession session;
+  std::exception_ptr result;
+  std::unique_ptr<Fiber> fiber;
+};
+
+// One connection of the driver and the round trip in flight on it.
+struct Driver::Lane {
+  std::optional<Pool::Lease> lease;  // none once its connection broke
+  Task* owner = nullptr;             // the fiber whose transaction is open on it
+  bool busy = false;
+  bool rolling_back = false;  // the exchange in flight ends a failed merged transaction
+  // The round trip in flight: the reads, and the transaction (merged, or one fiber's).
+  std::vector<Task*> reads, merge;
+  std::unique_ptr<ReadMerge> read_merge;  // the reads' scope
+  Task* solo = nullptr;
+  std::vector<Scope> scopes;
+  std::vector<std::vector<size_t>> first, count;  // per scope, per fiber (as Built)
+  std::vector<std::vector<Task*>> whose;          // per scope: its fibers in order
+  // The merged transaction's own statements; they live until the exchange is done.
+  Item begin{nullptr, "BEGIN", {}, false, false};
+  Item commit{nullptr, "COMMIT", {}, false, false};
+  Item rollback{nullptr, "ROLLBACK", {}, false, false};
+  Item lock;
+  Connection& c() { return **lease; }
+  std::vector<Task*> members() const {
+    std::vector<Task*> m = reads;
+    m.insert(m.end(), merge.begin(), merge.end());
+    if (solo) m.push_back(solo);
+    return m;
+  }
+};
+
+Driver::Driver(Pool& pool, WriteQueue& queue, RunFn run, DriverMetrics metrics, size_t max_fibers,
+               size_t max_lanes)
+    : pool_(pool),
+      queue_(queue),
+      run_(std::move(run)),
+      m_(metrics),
+      max_fibers_(std::max<size_t>(1, max_fibers)),
+      max_lanes_(std::max<size_t>(1, max_lanes)),
+      wake_fd_(queue.subscribe()),
+      thread_([this] { loop(); }) {}
+
+Driver::~Driver() {
+  thread_.join();
+}
+
+std::optional<SteadyClock::time_point> Driver::next_wake() const {
+  std::optional<SteadyClock::time_point> t;
+  for (const auto& task : tasks_)
+    if (task->session.state_ == FiberSession::State::kSleeping && (!t || task->session.wake_ < *t))
+      t = task->session.wake_;
+  return t;
+}
+
+void Driver::loop() {
+  for (;;) {
+    if (tasks_.empty()) {
+      // Idle: the connections serve reads meanwhile (a rollback in flight ends first).
+      std::erase_if(lanes_, [](const auto& l) { return !l->busy; });
+      if (lanes_.empty() && queue_.stopped()) return;
+    }
+    if (tasks_.size() < max_fibers_)
+      for (auto& j : queue_.take(max_fibers_ - tasks_.size(), false, std::nullopt)) {
+        auto t = std::make_unique<Task>();
+        t->job = std::move(j);
+        Task* raw = t.get();
+        t->fiber = std::make_unique<Fiber>([this, raw] {
+          try {
+            raw->result = run_(raw->job.fn, raw->session);
+          } catch (...) {
+            raw->result = std::current_exception();
+          }
+        });
+        tasks_.push_back(std::move(t));
+      }
+    const auto now = SteadyClock::now();
+    for (auto& t : tasks_)
+      if (t->session.state_ == FiberSession::State::kSleeping && t->session.wake_ <= now)
+        t->session.state_ = FiberSession::State::kRunnable;
+    run_fibers();
+    dispatch();
+    // Wait for answers, new writes or the next sleeper, unless a fiber can run now.
+    const bool runnable = std::any_of(tasks_.begin(), tasks_.end(), [](const auto& t) {
+      return t->session.state_ == FiberSession::State::kRunnable;
+    });
+    wait(next_wake(), !runnable);
+  }
+}
+
+void Driver::run_fibers() {
+  for (auto& t : tasks_)
+    if (t->session.state_ == FiberSession::State::kRunnable) t->fiber->resume();
+  auto ended = std::stable_partition(tasks_.begin(), tasks_.end(),
+                                     [](const auto& t) { return !t->fiber->done(); });
+  for (auto it = ended; it != tasks_.end(); ++it) {
+    Task& t = **it;
+    for (auto& lane : lanes_)
+      if (lane->owner == &t) {
+        // A write that ended inside its own transaction (it always ends it; defensive): the
+        // connection goes, and the server rolls the transaction back with it.
+        lane->owner = nullptr;
+        lane->lease.reset();
+      }
+    try {
+      t.job.done(t.result);
+    } catch (...) {
+      obs::log_error("write completion threw");
+    }
+  }
+  tasks_.erase(ended, tasks_.end());
+  std::erase_if(lanes_, [](const auto& l) { return !l->busy && !l->lease; });
+}
+
+Driver::Lane* Driver::idle_lane(bool own) {
+  // Round trips of shared traffic in flight at once: two keep the server's cores busy; more
+  // would only split the batches. A transaction of its own may take a further lane.
+  size_t shared_busy = 0;
+  for (auto& l : lanes_) shared_busy += l->busy && !l->owner && !l->solo;
+  if (!own && shared_busy >= kSharedInFlight) return nullptr;
+  for (auto& l : lanes_)
+    if (!l->busy && !l->owner) return l.get();
+  if (lanes_.size() >= max_lanes_) return nullptr;
+  // The first lane may wait for the pool; more lanes only when one is free right away.
+  auto lane = std::make_unique<Lane>();
+  if (lanes_.empty()) {
+    lane->lease.emplace(pool_.acquire());
+  } else {
+    auto l = pool_.try_acquire();
+    if (!l) return nullptr;
+    lane->lease.emplace(std::move(*l));
+  }
+  lane->c().set_nonblocking(true);
+  lanes_.push_back(std::move(lane));
+  return lanes_.back().get();
+}
+
+void Driver::dispatch() {
+  // Fibers whose transaction is open on a lane: that lane, as soon as it is free.
+  for (auto& l : lanes_)
+    if (l->owner && !l->busy && l->owner->session.state_ == FiberSession::State::kWaiting)
+      send(*l, {}, {}, l->owner);
+  std::vector<Task*> reads, merge, whole;
+  for (auto& t : tasks_) {
+    if (t->session.state_ != FiberSession::State::kWaiting) continue;
+    bool owner = false;
+    for (auto& l : lanes_) owner |= l->owner == t.get();
+    if (owner) continue;
+    switch (kind_of(t->session.pending_)) {
+      case Kind::kRead:
+        reads.push_back(t.get());
+        break;
+      case Kind::kMergeable:
+        merge.push_back(t.get());
+        break;
+      case Kind::kWhole:
+      case Kind::kOpens:
+        whole.push_back(t.get());
+        break;
+    }
+  }
+  if (merged_in_flight_) merge.clear();  // they join the next one
+  // Every write waiting for a connection fails when none can be had (the server is gone), and
+  // runs again or answers 503, as it would alone.
+  auto no_connection = [&](const std::vector<Task*>& tasks) {
+    for (Task* t : tasks) {
+      t->session.failure_ = std::current_exception();
+      t->session.pending_.clear();
+      t->session.state_ = FiberSession::State::kRunnable;
+    }
+  };
+  // The reads and the merged transaction share a round trip (the transaction after the reads:
+  // a transaction that fails stays open and aborted up to its ROLLBACK, and nothing may follow
+  // it on the connection).
+  if (!reads.empty() || !merge.empty()) {
+    try {
+      if (Lane* lane = idle_lane(false)) send(*lane, std::move(reads), std::move(merge), nullptr);
+    } catch (const std::exception&) {
+      reads.insert(reads.end(), merge.begin(), merge.end());
+      no_connection(reads);
+    }
+  }
+  // Transactions of their own, each on a lane of its own, those passed over most first.
+  std::stable_sort(whole.begin(), whole.end(), [](Task* a, Task* b) {
+    return a->session.passed_over_ > b->session.passed_over_;
+  });
+  for (size_t i = 0; i < whole.size(); ++i) {
+    Lane* lane = nullptr;
+    try {
+      lane = idle_lane(true);
+    } catch (const std::exception&) {
+      no_connection({whole.begin() + static_cast<std::ptrdiff_t>(i), whole.end()});
+      return;
+    }
+    if (!lane) {
+      for (; i < whole.size(); ++i) ++whole[i]->session.passed_over_;
+      return;
+    }
+    send(*lane, {}, {}, whole[i]);
+  }
+}
+
+void Driver::send(Lane& lane, std::vector<Task*> reads, std::vector<Task*> merge, Task* solo) {
+  lane.reads = std::move(reads);
+  lane.merge = std::move(merge);
+  lane.solo = solo;
+  lane.scopes.clear();
+  lane.first.clear();
+  lane.count.clear();
+  lane.whose.clear();
+  auto add = [&](Task* t, bool merged) {
+    Scope& s = lane.scopes.back();
+    lane.whose.back().push_back(t);
+    lane.first.back().push_back(s.size());
+    for (const auto& it : t->session.pending_) {
+      if (merged && (is_begin(it) || ends_tx(it) || is_lock(it) || is_savepoint_step(it))) continue;
+      s.push_back(&it);
+    }
+    lane.count.back().push_back(s.size() - lane.first.back().back());
+  };
+  auto open_scope = [&] {
+    lane.scopes.emplace_back();
+    lane.first.emplace_back();
+    lane.count.emplace_back();
+    lane.whose.emplace_back();
+  };
+  if (!lane.reads.empty()) {
+    std::vector<const std::vector<Item>*> queues;
+    for (Task* t : lane.reads) queues.push_back(&t->session.pending_);
+    lane.read_merge = std::make_unique<ReadMerge>(queues);
+    open_scope();
+    lane.scopes.back() = lane.read_merge->scope();
+  }
+  if (!lane.merge.empty()) {
+    open_scope();
+    lane.scopes.back().push_back(&lane.begin);
+    std::vector<Id> staff;
+    for (Task* t : lane.merge)
+      for (const auto& it : t->session.pending_)
+        if (is_lock(it)) lock_ids(it, staff);
+    std::sort(staff.begin(), staff.end());
+    staff.erase(std::unique(staff.begin(), staff.end()), staff.end());
+    if (staff.size() == 1) {
+      lane.lock = {&sql::kLockOneStaff, nullptr, Params().add(staff.front()), false, false};
+      lane.scopes.back().push_back(&lane.lock);
+    } else if (staff.size() > 1) {
+      lane.lock = {&sql::kLockStaff, nullptr, Params().add_ids(staff), false, false};
+      lane.scopes.back().push_back(&lane.lock);
+    }
+    for (Task* t : lane.merge) add(t, true);
+    lane.scopes.back().push_back(&lane.commit);
+    merged_in_flight_ = true;
+  } else if (solo) {
+    open_scope();
+    add(solo, false);
+    solo->session.passed_over_ = 0;
+  }
+  for (Task* t : lane.members()) t->session.state_ = FiberSession::State::kInFlight;
+  lane.busy = true;
+  try {
+    lane.c().start(lane.scopes);
+  } catch (const std::exception&) {
+    fail(lane, std::current_exception());
+  }
+}
+
+void Driver::wait(std::optional<SteadyClock::time_point> deadline, bool block) {
+  std::vector<pollfd> fds;
+  std::vector<Lane*> polled;
+  for (auto& l : lanes_)
+    if (l->busy) {
+      fds.push_back(
+          {l->c().socket(), static_cast<short>(POLLIN | (l->c().wants_write() ? POLLOUT : 0)), 0});
+      polled.push_back(l.get());
+    }
+  int timeout = 0;
+  bool armed = false;
+  if (block) {
+    armed = queue_.arm(wake_fd_);
+    if (armed) {
+      fds.push_back({wake_fd_, POLLIN, 0});
+      timeout = -1;
+      if (deadline) {
+        const auto ms =
+            std::chrono::ceil<std::chrono::milliseconds>(*deadline - SteadyClock::now());
+        timeout = static_cast<int>(std::max<std::int64_t>(0, ms.count()));
+      }
+    }
+  }
+  if (!fds.empty() || timeout != 0) {
+    const int n = ::poll(fds.data(), fds.size(), timeout);
+    if (n < 0 && errno != EINTR) obs::log_error("driver poll failed");
+  }
+  if (armed) queue_.disarm(wake_fd_);
+  for (size_t i = 0; i < polled.size(); ++i) {
+    if (!fds[i].revents) continue;
+    Lane& lane = *polled[i];
+    try {
+      if (lane.c().advance()) complete(lane);
+    } catch (const std::exception&) {
+      fail(lane, std::current_exception());
+    }
+  }
+}
+
+void Driver::fail(Lane& lane, std::exception_ptr e) {
+  for (Task* t : lane.members()) {
+    t->session.failure_ = e;
+    t->session.pending_.clear();
+    t->session.open_ = false;
+    t->session.state_ = FiberSession::State::kRunnable;
+  }
+  if (!lane.merge.empty() || lane.rolling_back) merged_in_flight_ = false;
+  lane.reads.clear();
+  lane.read_merge.reset();
+  lane.merge.clear();
+  lane.solo = nullptr;
+  lane.owner = nullptr;
+  lane.busy = false;
+  lane.rolling_back = false;
+  // The connection is broken (or in an unknown state): it goes back to no pool.
+  lane.lease.reset();
+}
+
+void Driver::complete(Lane& lane) {
+  std::vector<ScopeResult> rs = lane.c().finish();
+  lane.busy = false;
+  if (lane.rolling_back) {
+    lane.rolling_back = false;
+    merged_in_flight_ = false;
+    return;
+  }
+  if (m_.fibers) m_.fibers->observe(static_cast<double>(lane.members().size()));
+  auto answer = [](Task* t, ScopeResult r) {
+    t->session.answer_ = std::move(r);
+    t->session.pending_.clear();
+    t->session.state_ = FiberSession::State::kRunnable;
+  };
+  auto again = [&](Task* t) {
+    // pending_ is kept: it goes in a later round trip.
+    t->session.state_ = FiberSession::State::kWaiting;
+    if (m_.resent) m_.resent->inc();
+  };
+  auto error_for = [](const PgError& e) {
+    ScopeResult r;
+    r.error = e;
+    r.failed = 0;
+    return r;
+  };
+  // Splits scope k's outcome among its fibers, in order: each gets the rows of its wanted
+  // items, or, for the one whose statement failed, its error. The others go again: those after
+  // the failure were skipped, and in a transaction (`undone`) those before it were rolled back
+  // with it.
+  // The fiber whose statement failed in scope k; null when none did, or it was the driver's.
+  auto culprit_of = [&](size_t k) -> Task* {
+    const ScopeResult& r = rs[k];
+    if (!r.error) return nullptr;
+    const auto& tasks = lane.whose[k];
+    for (size_t j = 0; j < tasks.size(); ++j)
+      if (r.failed >= lane.first[k][j] && r.failed < lane.first[k][j] + lane.count[k][j])
+        return tasks[j];
+    return nullptr;
+  };
+  auto split = [&](size_t k, bool undone) {
+    ScopeResult& r = rs[k];
+    const Scope& items = lane.scopes[k];
+    const auto& tasks = lane.whose[k];
+    Task* culprit = culprit_of(k);
+    size_t row = 0;
+    for (size_t j = 0; j < tasks.size(); ++j) {
+      Task* t = tasks[j];
+      const size_t first = lane.first[k][j];
+      size_t n = 0;
+      for (size_t i = first; i < first + lane.count[k][j]; ++i) n += items[i]->want;
+      if (t == culprit) {
+        answer(t, error_for(*r.error));
+        continue;
+      }
+      if (r.error && (undone || first > r.failed)) {
+        if (first < r.failed) row += n;
+        again(t);
+        continue;
+      }
+      ScopeResult mine;
+      for (size_t i = 0; i < n; ++i) mine.rows.push_back(std::move(r.rows[row++]));
+      answer(t, std::move(mine));
+    }
+  };
+  size_t k = 0;
+  if (!lane.reads.empty()) {
+    ScopeResult& r = rs[k++];
+    ReadMerge& rm = *lane.read_merge;
+    for (size_t i = 0; i < lane.reads.size(); ++i) {
+      Task* t = lane.reads[i];
+      switch (rm.fate(i, r)) {
+        case ReadMerge::Fate::kAnswered: {
+          ScopeResult mine;
+          mine.rows = rm.results(i, r);
+          answer(t, std::move(mine));
+          break;
+        }
+        case ReadMerge::Fate::kFailed:
+          answer(t, error_for(*r.error));
+          break;
+        case ReadMerge::Fate::kAgain:
+          again(t);
+          break;
+      }
+    }
+  }
+  if (!lane.merge.empty()) {
+    if (m_.merged) m_.merged->observe(static_cast<double>(lane.merge.size()));
+    ScopeResult& r = rs[k];
+    if (!r.error) {
+      split(k, true);
+      merged_in_flight_ = false;
+    } else {
+      if (culprit_of(k)) {
+        split(k, true);
+      } else {
+        // BEGIN, the locks or COMMIT failed: every write of it gets the error.
+        for (Task* t : lane.merge) answer(t, error_for(*r.error));
+      }
+      // The merged transaction is aborted (or ended by its failed COMMIT): end it before the
+      // lane carries anything else; the next merged transaction waits for that.
+      lane.reads.clear();
+      lane.merge.clear();
+      lane.solo = nullptr;
+      lane.scopes.assign(1, Scope{&lane.rollback});
+      lane.rolling_back = true;
+      lane.busy = true;
+      try {
+        lane.c().start(lane.scopes);
+      } catch (const std::exception&) {
+        fail(lane, std::current_exception());
+      }
+      return;
+    }
+  } else if (lane.solo) {
+    Task* t = lane.solo;
+    FiberSession& fs = t->session;
+    fs.open_ = open_after(fs.open_, fs.pending_, rs[k]);
+    lane.owner = fs.open_ ? t : nullptr;
+    answer(t, std::move(rs[k]));
+  }
+  lane.reads.clear();
+  lane.read_merge.reset();
+  lane.merge.clear();
+  lane.solo = nullptr;
+}
+
+}  // namespace appointd::store::postgres

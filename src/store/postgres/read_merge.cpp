@@ -1,0 +1,187 @@
+#include "store/postgres/read_merge.h"
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <string>
+
+#include "store/postgres/sql.h"
+
+namespace appointd::store::postgres {
+namespace {
+
+// A bigint[] (or int[]) literal of decimal texts.
+std::string array_of(const std::vector<const std::string*>& values) {
+  std::string s = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) s += ',';
+    s += *values[i];
+  }
+  s += '}';
+  return s;
+}
+
+// The decimal ids of a bigint[] literal such as {1,2,3}.
+std::vector<std::string> ids_in(const std::string& v) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char ch : v) {
+    if (ch >= '0' && ch <= '9') {
+      cur += ch;
+    } else if (!cur.empty()) {
+      out.push_back(std::move(cur));
+      cur.clear();
+    }
+  }
+  if (!cur.empty()) out.push_back(std::move(cur));
+  return out;
+}
+
+// Merges many kBlocksOfIfBusy (params: staff[], wf, wu, ex, mx, now, bs, bf, bu).
+Item blocks_of_if_busy_many(const std::vector<const Item*>& items) {
+  std::vector<std::string> ks;
+  std::vector<std::vector<const std::string*>> cols(8);
+  std::vector<std::string> pair_k, pair_staff;
+  for (size_t k = 0; k < items.size(); ++k) {
+    ks.push_back(std::to_string(k));
+    for (int c = 0; c < 8; ++c)
+      cols[static_cast<size_t>(c)].push_back(&items[k]->params.value(c + 1));
+    for (auto& id : ids_in(items[k]->params.value(0))) {
+      pair_k.push_back(ks.back());
+      pair_staff.push_back(std::move(id));
+    }
+  }
+  auto ptrs = [](const std::vector<std::string>& v) {
+    std::vector<const std::string*> p;
+    for (const auto& s : v) p.push_back(&s);
+    return p;
+  };
+  Params p;
+  p.add(array_of(ptrs(ks)));
+  for (const auto& c : cols) p.add(array_of(c));
+  p.add(array_of(ptrs(pair_k))).add(array_of(ptrs(pair_staff)));
+  return {&sql::kBlocksOfIfBusyMany, nullptr, std::move(p), true, false};
+}
+
+// Merges many kReserveIdsAndCustomerIfFree (params: company, phone, staff, f, u, ex, mx, now).
+Item reserve_many(const std::vector<const Item*>& items) {
+  std::vector<std::string> ks, phones;
+  std::vector<std::vector<const std::string*>> cols(8);
+  for (size_t k = 0; k < items.size(); ++k) {
+    ks.push_back(std::to_string(k));
+    phones.push_back(items[k]->params.value(1));
+    for (int c = 0; c < 8; ++c) cols[static_cast<size_t>(c)].push_back(&items[k]->params.value(c));
+  }
+  std::vector<const std::string*> kp;
+  for (const auto& s : ks) kp.push_back(&s);
+  Params p;
+  p.add(array_of(kp)).add(array_of(cols[0])).add_texts(phones);
+  for (int c = 2; c < 8; ++c) p.add(array_of(cols[static_cast<size_t>(c)]));
+  return {&sql::kReserveIdsAndCustomerIfFreeMany, nullptr, std::move(p), true, false};
+}
+
+}  // namespace
+
+ReadMerge::ReadMerge(const std::vector<const std::vector<Item>*>& queues) {
+  const size_t n = queues.size();
+  wanted_.resize(n);
+  positions_.resize(n);
+  // Which statements several fibers send: those go first, one position each.
+  struct Group {
+    const Statement* st;
+    Item (*merge)(const std::vector<const Item*>&);
+    std::vector<const Item*> members;
+    size_t pos = 0;
+  };
+  Group groups[] = {{&sql::kBlocksOfIfBusy, &blocks_of_if_busy_many, {}},
+                    {&sql::kReserveIdsAndCustomerIfFree, &reserve_many, {}}};
+  for (const auto* q : queues)
+    for (const auto& it : *q)
+      for (auto& g : groups)
+        if (it.st == g.st && it.want) g.members.push_back(&it);
+  for (auto& g : groups) {
+    if (g.members.size() < 2) continue;
+    g.pos = scope_.size();
+    owned_.push_back(g.merge(g.members));
+    scope_.push_back(&owned_.back());
+    merged_.push_back(true);
+  }
+  std::map<std::string, size_t> versions;  // company id -> position of its catalog check
+  for (size_t f = 0; f < n; ++f) {
+    for (const auto& it : *queues[f]) {
+      size_t pos = scope_.size();
+      int instance = -1;
+      bool placed = false;
+      for (auto& g : groups) {
+        if (g.members.size() < 2) continue;
+        auto m = std::find(g.members.begin(), g.members.end(), &it);
+        if (m != g.members.end()) {
+          pos = g.pos;
+          instance = static_cast<int>(m - g.members.begin());
+          placed = true;
+        }
+      }
+      if (!placed && it.st == &sql::kCatalogVersion && it.want) {
+        auto [v, fresh] = versions.emplace(it.params.value(0), scope_.size());
+        pos = v->second;
+        placed = !fresh;
+      }
+      if (!placed) {
+        pos = scope_.size();
+        scope_.push_back(&it);
+        merged_.push_back(false);
+      }
+      if (std::find(positions_[f].begin(), positions_[f].end(), pos) == positions_[f].end())
+        positions_[f].push_back(pos);
+      if (it.want) wanted_[f].push_back({pos, instance});
+    }
+  }
+}
+
+ReadMerge::Fate ReadMerge::fate(size_t fiber, const ScopeResult& out) const {
+  if (!out.error) return Fate::kAnswered;
+  const auto& ps = positions_[fiber];
+  if (std::find(ps.begin(), ps.end(), out.failed) != ps.end()) return Fate::kFailed;
+  return std::all_of(ps.begin(), ps.end(), [&](size_t p) { return p < out.failed; })
+             ? Fate::kAnswered
+             : Fate::kAgain;
+}
+
+void ReadMerge::index(const ScopeResult& out) {
+  if (indexed_) return;
+  indexed_ = true;
+  row_of_.assign(scope_.size(), -1);
+  instance_rows_.resize(scope_.size());
+  int row = 0;
+  for (size_t p = 0; p < scope_.size() && static_cast<size_t>(row) < out.rows.size(); ++p)
+    if (scope_[p]->want) row_of_[p] = row++;
+  for (size_t p = 0; p < scope_.size(); ++p) {
+    if (!merged_[p] || row_of_[p] < 0) continue;
+    const Result& r = out.rows[static_cast<size_t>(row_of_[p])];
+    auto& by = instance_rows_[p];
+    for (int i = 0; i < r.rows(); ++i) {
+      const auto k = static_cast<size_t>(r.i64(i, 0));
+      if (by.size() <= k) by.resize(k + 1);
+      by[k].push_back(i);
+    }
+  }
+}
+
+std::vector<Result> ReadMerge::results(size_t fiber, const ScopeResult& out) {
+  index(out);
+  std::vector<Result> mine;
+  mine.reserve(wanted_[fiber].size());
+  for (const Slot& s : wanted_[fiber]) {
+    const Result& r = out.rows[static_cast<size_t>(row_of_[s.pos])];
+    if (s.instance < 0) {
+      mine.push_back(r);
+      continue;
+    }
+    const auto& by = instance_rows_[s.pos];
+    const auto k = static_cast<size_t>(s.instance);
+    mine.push_back(r.view(k < by.size() ? by[k] : std::vector<int>{}, 1));
+  }
+  return mine;
+}
+
+}  // namespace appointd::store::postgres
