@@ -1,9 +1,11 @@
 """`appointd audit` reports every check with its count, exits 0 on a clean database and 1 once
 the database is corrupted behind the server's back (I1 overlap, I2 duplicate phone, I3 duplicate
-external id)."""
+external id, I7 a segment of another company's staff)."""
 import os
 import re
+import shutil
 import sqlite3
+import subprocess
 import sys
 import unittest
 
@@ -11,7 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Company, ServerTestCase, at, expect, iso, phone, run_cli,  # noqa: E402
                      sqlite_path)
 
-CHECKS = ("I1", "I2", "I3", "I4")
+CHECKS = ("I1", "I2", "I3", "I4", "I7")
 
 
 def check_counts(output: str) -> dict[str, int]:
@@ -19,7 +21,7 @@ def check_counts(output: str) -> dict[str, int]:
     "violation(s)" if there is one, else the first number after the check name."""
     counts: dict[str, int] = {}
     for line in output.splitlines():
-        m = re.search(r"\b(I[1-4])\b(.*)", line)
+        m = re.search(r"\b(I[1-7])\b(.*)", line)
         if not m or m.group(1) in counts:
             continue
         rest = m.group(2)
@@ -48,6 +50,9 @@ class AuditTest(ServerTestCase):
         moved = co.book([co.seg(ben, svc, at(12))], customer_id=cls.cust["id"])
         expect(co.api.post(f"/v1/appointments/{moved['id']}/reschedule",
                            {"start": iso(at(12, 20))}), 200)
+        # Another company's staff member: a segment pointing at them breaks I7.
+        other = Company(cls.server, cls.platform_key)
+        cls.foreign_staff = other.staff(other.branch(), [other.service()])
         cls.live_audit = cls.server.audit()  # on the live database
         cls.server.stop()
 
@@ -127,6 +132,29 @@ class AuditTest(ServerTestCase):
             ("UPDATE appointments SET external_provider = 'calcom', external_id = 'dup-1' "
              "WHERE id IN (SELECT id FROM appointments ORDER BY id LIMIT 2)", ()))
         self.assertViolation(url, "I3")
+
+    def test_segment_of_another_companys_staff_fails_i7(self):
+        # No foreign key guards it on PostgreSQL (migration 005): the audit does, on both stores.
+        a, st = self.appt["id"], self.foreign_staff["id"]
+        corrupt = "UPDATE segments SET staff_id = {} WHERE appointment_id = {}"
+        if sqlite_path(self.db_url) is not None:
+            url = self.corrupted_copy("i7", (corrupt.format("?", "?"), (st, a)))
+            self.assertViolation(url, "I7")
+            return
+        # PostgreSQL: in place on the stopped database, put back afterwards.
+        psql = shutil.which("psql")
+        if not psql:
+            self.skipTest("psql is not installed")
+        def run(sql):
+            subprocess.run([psql, self.db_url, "-v", "ON_ERROR_STOP=1", "-qc", sql], check=True,
+                           capture_output=True)
+        staff = self.appt["segments"][0]["staff_id"]
+        run(corrupt.format(st, a))
+        try:
+            self.assertViolation(self.db_url, "I7")
+        finally:
+            run(corrupt.format(staff, a))
+        self.assertClean(*self.audit())
 
     def test_cancelled_overlap_is_not_a_violation(self):
         # An inactive (cancelled) segment overlapping an active one breaks nothing.

@@ -164,6 +164,8 @@ class PgStore final : public Store {
         {"I3 one appointment per (provider, external id)", count(sql::kAuditExternal), ""});
     out.push_back(
         {"I4 one outcome per (company, idempotency key)", count(sql::kAuditIdempotency), ""});
+    out.push_back({"I7 appointments reference only their company's branch, staff and services",
+                   count(sql::kAuditReferences), ""});
     {
       auto r = c->run(sql::kAuditStructure);
       std::string missing;

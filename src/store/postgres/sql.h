@@ -517,6 +517,16 @@ inline constexpr Statement kAuditOverlaps{
     "   ORDER BY blocked_from, blocked_until ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
     "   AS prev_until FROM b)"
     " SELECT count(*) FROM o WHERE prev_until > blocked_from"};
+// I7 in the data: every appointment's branch, and every segment's company, staff and service,
+// are of the appointment's company (no foreign keys guard them: migration 005 on PostgreSQL).
+inline constexpr Statement kAuditReferences{
+    "audit_references",
+    "SELECT (SELECT count(*) FROM appointments a WHERE NOT EXISTS (SELECT 1 FROM branches b "
+    "WHERE b.id = a.branch_id AND b.company_id = a.company_id)) + (SELECT count(*) FROM segments g "
+    "JOIN appointments a ON a.id = g.appointment_id WHERE g.company_id <> a.company_id "
+    "OR NOT EXISTS (SELECT 1 FROM staff s WHERE s.id = g.staff_id AND s.company_id = a.company_id) "
+    "OR NOT EXISTS (SELECT 1 FROM services v WHERE v.id = g.service_id "
+    "AND v.company_id = a.company_id))"};
 inline constexpr Statement kAuditCustomers{
     "audit_customers",
     "SELECT count(*) FROM (SELECT 1 FROM customers WHERE deleted_at IS NULL "

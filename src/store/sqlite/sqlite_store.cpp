@@ -155,6 +155,8 @@ class SqliteStore final : public Store {
                      count(sql::kAuditExternal, false), ""});
       out.push_back({"I4 one outcome per (company, idempotency key)",
                      count(sql::kAuditIdempotency, false), ""});
+      out.push_back({"I7 appointments reference only their company's branch, staff and services",
+                     count(sql::kAuditReferences, false), ""});
       {
         auto s = c->prepare(sql::kIntegrityCheck);
         long bad = 0;
