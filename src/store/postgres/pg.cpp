@@ -71,12 +71,51 @@ std::vector<const char*> Params::pointers() const {
   return out;
 }
 
+namespace {
+
+// Type oids of pg_type.h (stable across PostgreSQL versions).
+constexpr Oid kBoolOid = 16, kInt8Oid = 20, kInt2Oid = 21, kInt4Oid = 23, kTimestampOid = 1114,
+              kTimestampTzOid = 1184;
+// Microseconds between 1970-01-01 and 2000-01-01, PostgreSQL's timestamp epoch.
+constexpr std::int64_t kPgEpochMicros = 946684800LL * 1000000;
+
+std::uint64_t big_endian(const char* p, int n) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+}  // namespace
+
 std::int64_t Result::i64(int row, int col) const {
   const int r = at(row);
-  const char* v = PQgetvalue(r_.get(), r, col + col_);
-  std::int64_t out = 0;
-  std::from_chars(v, v + PQgetlength(r_.get(), r, col + col_), out);
-  return out;
+  const int c = col + col_;
+  if (PQgetisnull(r_.get(), r, c)) return 0;
+  const char* v = PQgetvalue(r_.get(), r, c);
+  const int n = PQgetlength(r_.get(), r, c);
+  if (PQfformat(r_.get(), c) == 0) {  // text (utility statements)
+    std::int64_t out = 0;
+    std::from_chars(v, v + n, out);
+    return out;
+  }
+  switch (PQftype(r_.get(), c)) {
+    case kBoolOid:
+      return v[0] != 0;
+    case kInt2Oid:
+      return static_cast<std::int16_t>(big_endian(v, 2));
+    case kInt4Oid:
+      return static_cast<std::int32_t>(big_endian(v, 4));
+    case kInt8Oid:
+      return static_cast<std::int64_t>(big_endian(v, 8));
+    case kTimestampOid:
+    case kTimestampTzOid: {
+      // Microseconds since 2000-01-01; every instant appointd stores is whole seconds.
+      const auto us = static_cast<std::int64_t>(big_endian(v, 8)) + kPgEpochMicros;
+      return us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
+    }
+    default:
+      throw StoreError("postgresql: column " + std::to_string(c) + " is not an integer");
+  }
 }
 
 long Result::affected() const {
@@ -277,9 +316,9 @@ void Connection::start(std::span<const Scope> scopes) {
       if (it->st) {
         auto ptrs = it->params.pointers();
         if (!PQsendQueryPrepared(c_, it->st->name, it->params.size(), ptrs.data(), nullptr, nullptr,
-                                 0))
+                                 1))
           broken(it->st->name);
-      } else if (!PQsendQueryParams(c_, it->text, 0, nullptr, nullptr, nullptr, nullptr, 0)) {
+      } else if (!PQsendQueryParams(c_, it->text, 0, nullptr, nullptr, nullptr, nullptr, 1)) {
         broken(it->text);
       }
     }

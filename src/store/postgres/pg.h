@@ -1,7 +1,8 @@
 #pragma once
 // A small RAII wrapper over libpq: a Connection owns a PGconn* and prepares named statements
-// on first use; a Result owns a PGresult*. Parameters and results travel as text; instants are
-// passed as Unix seconds (the SQL converts with to_timestamp) and read back the same way.
+// on first use; a Result owns a PGresult*. Parameters travel as text, results in binary;
+// instants are passed as Unix seconds (the SQL converts with to_timestamp) and read back as
+// Unix seconds (Result::i64 of a timestamptz column).
 // A Connection is used by one thread at a time. Errors throw PgError (a StoreError) carrying
 // the SQLSTATE, so the store can decide what to retry.
 #include <libpq-fe.h>
@@ -80,9 +81,11 @@ class Params {
   std::vector<bool> null_;
 };
 
-// The rows of one statement. Several Results may share one server result: a view shows some of
-// its rows (in the given order) from some column on, so that a statement merged from several
-// (batch.h) answers each of them as if it had run alone. Cheap to move; copies share.
+// The rows of one statement, in binary format: no value is formatted as text by the server or
+// parsed back here. i64() reads any integer, boolean or timestamp column (a timestamp as Unix
+// seconds); text() a text column. Several Results may share one server result: a view shows
+// some of its rows (in the given order) from some column on, so that a statement merged from
+// several (batch.h) answers each of them as if it had run alone. Cheap to move; copies share.
 class Result {
  public:
   explicit Result(PGresult* r) : r_(r, &PQclear) {}
@@ -94,9 +97,7 @@ class Result {
             static_cast<size_t>(PQgetlength(r_.get(), at(row), col + col_))};
   }
   std::int64_t i64(int row, int col) const;  // 0 for NULL
-  bool boolean(int row, int col) const {
-    return PQgetvalue(r_.get(), at(row), col + col_)[0] == 't';
-  }
+  bool boolean(int row, int col) const { return i64(row, col) != 0; }
   // Rows changed by an INSERT/UPDATE/DELETE.
   long affected() const;
   // The rows `rows` of this result (indices into it), from column `col` on.

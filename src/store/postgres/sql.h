@@ -1,15 +1,17 @@
 #pragma once
 // Every SQL statement of the PostgreSQL backend, named (the name is the server-side prepared
 // statement). Input is always a parameter, never concatenated. Instants go in as Unix seconds
-// (to_timestamp) and come out as Unix seconds (epoch of the timestamptz).
+// (to_timestamp) and come out as timestamptz in binary (Result::i64 gives Unix seconds).
 #include "store/postgres/pg.h"
 
 namespace appointd::store::postgres::sql {
 
-// date_part, not extract: extract returns numeric (PostgreSQL 14+), whose conversion costs
-// ~60 % more per value than double precision's; every instant stored is whole seconds
-// (to_timestamp of an integer), so both give the same bigint.
-#define APPOINTD_EPOCH(col) "date_part('epoch', " col ")::bigint"
+// An instant as read back: the timestamptz itself, sent in binary (8 bytes) and turned into
+// Unix seconds by Result::i64; neither side formats or parses a date, and the server does not
+// convert it (date_part and ::bigint were a tenth of a probe's cost, measured).
+#define APPOINTD_EPOCH(col) col
+// The same as a bigint, where a column must be one (beside integers in a UNION).
+#define APPOINTD_EPOCH_BIGINT(col) "date_part('epoch', " col ")::bigint"
 
 inline constexpr Statement kCompany{
     "company", "SELECT id, name, timezone, country, " APPOINTD_EPOCH(
@@ -329,7 +331,7 @@ inline constexpr Statement kSchedules{
     "SELECT 1, w.staff_id, w.weekday, w.start_minute, w.end_minute, NULL FROM working_hours w "
     "JOIN staff s ON s.id = w.staff_id WHERE s.company_id = $1 AND w.staff_id = ANY($2::bigint[]) "
     "UNION ALL "
-    "SELECT 2, t.staff_id, t.id, " APPOINTD_EPOCH("t.starts_at") ", " APPOINTD_EPOCH(
+    "SELECT 2, t.staff_id, t.id, " APPOINTD_EPOCH_BIGINT("t.starts_at") ", " APPOINTD_EPOCH_BIGINT(
         "t.ends_at") ", t.reason FROM time_off t JOIN staff s ON s.id = t.staff_id "
                      "WHERE s.company_id = $1 AND t.staff_id = ANY($2::bigint[]) "
                      "AND t.ends_at > to_timestamp($3::bigint) "
@@ -554,5 +556,6 @@ inline constexpr Statement kAuditStructure{
     "ORDER BY w.name"};
 
 #undef APPOINTD_EPOCH
+#undef APPOINTD_EPOCH_BIGINT
 
 }  // namespace appointd::store::postgres::sql
