@@ -21,45 +21,22 @@ std::string array_of(const std::vector<const std::string*>& values) {
   return s;
 }
 
-// The decimal ids of a bigint[] literal such as {1,2,3}.
-std::vector<std::string> ids_in(const std::string& v) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char ch : v) {
-    if (ch >= '0' && ch <= '9') {
-      cur += ch;
-    } else if (!cur.empty()) {
-      out.push_back(std::move(cur));
-      cur.clear();
-    }
-  }
-  if (!cur.empty()) out.push_back(std::move(cur));
-  return out;
-}
-
 // Merges many kBlocksOfIfBusy (params: staff[], wf, wu, ex, mx, now, bs, bf, bu).
 Item blocks_of_if_busy_many(const std::vector<const Item*>& items) {
-  std::vector<std::string> ks;
+  std::vector<std::string> ks, staff;
   std::vector<std::vector<const std::string*>> cols(8);
-  std::vector<std::string> pair_k, pair_staff;
   for (size_t k = 0; k < items.size(); ++k) {
     ks.push_back(std::to_string(k));
     for (int c = 0; c < 8; ++c)
       cols[static_cast<size_t>(c)].push_back(&items[k]->params.value(c + 1));
-    for (auto& id : ids_in(items[k]->params.value(0))) {
-      pair_k.push_back(ks.back());
-      pair_staff.push_back(std::move(id));
-    }
+    staff.push_back(items[k]->params.value(0));
   }
-  auto ptrs = [](const std::vector<std::string>& v) {
-    std::vector<const std::string*> p;
-    for (const auto& s : v) p.push_back(&s);
-    return p;
-  };
+  std::vector<const std::string*> kp;
+  for (const auto& s : ks) kp.push_back(&s);
   Params p;
-  p.add(array_of(ptrs(ks)));
+  p.add(array_of(kp));
   for (const auto& c : cols) p.add(array_of(c));
-  p.add(array_of(ptrs(pair_k))).add(array_of(ptrs(pair_staff)));
+  p.add_texts(staff);
   return {&sql::kBlocksOfIfBusyMany, nullptr, std::move(p), true, false};
 }
 

@@ -393,18 +393,19 @@ inline constexpr Statement kBlocksOfIfBusy{
 #undef APPOINTD_BLOCKS_OF_IF
 // --- Statements merged from several (batch.h): each of their rows leads with the index of the
 // statement it answers, and the rest of the row is that statement's. ---
-// Many kBlocksOfIfBusy at once: per statement k (the arrays $1-$9, aligned): its window, exclude,
-// longest blocked interval, now, and busy check (kBlocksOfIfBusy's $2-$9); its staff are the
-// pairs ($10[i], $11[i]) with $10[i] = k.
+// Many kBlocksOfIfBusy at once: per statement k (the arrays $1-$10, aligned): its window,
+// exclude, longest blocked interval, now and busy check (kBlocksOfIfBusy's $2-$9), and its staff
+// as a bigint[] literal ($10, kBlocksOfIfBusy's $1). The busy check runs once per statement,
+// before its staff are unnested; nothing joins by hash (each hash table costs more to set up than
+// these few rows).
 inline constexpr Statement kBlocksOfIfBusyMany{
     "blocks_of_if_busy_many",
-    "WITH p AS MATERIALIZED (SELECT t.* FROM unnest($1::int[], $2::bigint[], $3::bigint[], "
-    "$4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[]) "
-    "AS t(k, wf, wu, ex, mx, nw, bs, bf, bu) WHERE " APPOINTD_BUSY(
+    "WITH q AS MATERIALIZED (SELECT t.k, t.wf, t.wu, t.ex, t.mx, t.nw, s.staff FROM (SELECT * "
+    "FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], "
+    "$6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::text[]) "
+    "AS t(k, wf, wu, ex, mx, nw, bs, bf, bu, st) WHERE " APPOINTD_BUSY(
         "t.bs", "t.bf", "t.bu", "t.ex", "t.mx",
-        "t.nw") "), "
-                "q AS MATERIALIZED (SELECT p.*, s.staff FROM unnest($10::int[], $11::bigint[]) AS "
-                "s(k, staff) JOIN p ON p.k = s.k) "
+        "t.nw") " OFFSET 0) t CROSS JOIN LATERAL unnest(t.st::bigint[]) AS s(staff)) "
                 "SELECT q.k, g.staff_id, 0, g.id, g.appointment_id, " APPOINTD_EPOCH(
                     "g.blocked_from") ", " APPOINTD_EPOCH("g.blocked_until") " FROM q JOIN LATERAL "
                                                                              "(SELECT * FROM segments g WHERE g.staff_id = q.staff AND g.active "
