@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "obs/log.h"
+#include "store/postgres/commit_merge.h"
+#include "store/postgres/items.h"
 #include "store/postgres/read_merge.h"
 #include "store/postgres/sql.h"
 
@@ -21,25 +23,10 @@ namespace {
 // split the batches (measured: 3 was slower).
 constexpr size_t kSharedInFlight = 2;
 
-bool is_text(const Item& it, std::string_view t) {
-  return it.text && std::string_view(it.text) == t;
-}
-bool has_prefix(const Item& it, std::string_view p) {
-  return it.text && std::string_view(it.text).substr(0, p.size()) == p;
-}
-bool is_begin(const Item& it) {
-  return is_text(it, "BEGIN");
-}
-bool ends_tx(const Item& it) {
-  return is_text(it, "COMMIT") || is_text(it, "ROLLBACK");
-}
-bool is_lock(const Item& it) {
-  return it.st == &sql::kLockOneStaff || it.st == &sql::kLockStaff;
-}
-// SAVEPOINT and RELEASE: no-ops in a merged transaction whose writes are undone all together.
-bool is_savepoint_step(const Item& it) {
-  return has_prefix(it, "SAVEPOINT ") || has_prefix(it, "RELEASE ");
-}
+using items::ends_tx;
+using items::has_prefix;
+using items::is_begin;
+using items::is_text;
 
 // What a fiber's round trip does to transactions (batch.h).
 enum class Kind {
@@ -65,22 +52,6 @@ bool open_after(bool open_before, const std::vector<Item>& q, const ScopeResult&
   // COMMIT or ROLLBACK ran, or failed: the transaction ends either way.
   if (ends_tx(q.back()) && (!r.error || r.failed == q.size() - 1)) open = false;
   return open;
-}
-
-// The staff ids a lock statement takes.
-void lock_ids(const Item& it, std::vector<Id>& out) {
-  const std::string& v = it.params.value(0);
-  const char* p = v.data();
-  const char* end = p + v.size();
-  while (p < end) {
-    if (*p < '0' || *p > '9') {
-      ++p;
-      continue;
-    }
-    Id id = 0;
-    p = std::from_chars(p, end, id).ptr;
-    out.push_back(id);
-  }
 }
 
 }  // namespace
@@ -231,16 +202,12 @@ struct Driver::Lane {
   bool rolling_back = false;  // the exchange in flight ends a failed merged transaction
   // The round trip in flight: the reads, and the transaction (merged, or one fiber's).
   std::vector<Task*> reads, merge;
-  std::unique_ptr<ReadMerge> read_merge;  // the reads' scope
+  std::unique_ptr<ReadMerge> read_merge;      // the reads' scope
+  std::unique_ptr<CommitMerge> commit_merge;  // the merged transaction's scope
   Task* solo = nullptr;
   std::vector<Scope> scopes;
-  std::vector<std::vector<size_t>> first, count;  // per scope, per fiber (as Built)
-  std::vector<std::vector<Task*>> whose;          // per scope: its fibers in order
-  // The merged transaction's own statements; they live until the exchange is done.
-  Item begin{nullptr, "BEGIN", {}, false, false};
-  Item commit{nullptr, "COMMIT", {}, false, false};
+  // What ends a failed merged transaction (it lives while the exchange does).
   Item rollback{nullptr, "ROLLBACK", {}, false, false};
-  Item lock;
   Connection& c() { return **lease; }
   std::vector<Task*> members() const {
     std::vector<Task*> m = reads;
@@ -425,54 +392,22 @@ void Driver::send(Lane& lane, std::vector<Task*> reads, std::vector<Task*> merge
   lane.merge = std::move(merge);
   lane.solo = solo;
   lane.scopes.clear();
-  lane.first.clear();
-  lane.count.clear();
-  lane.whose.clear();
-  auto add = [&](Task* t, bool merged) {
-    Scope& s = lane.scopes.back();
-    lane.whose.back().push_back(t);
-    lane.first.back().push_back(s.size());
-    for (const auto& it : t->session.pending_) {
-      if (merged && (is_begin(it) || ends_tx(it) || is_lock(it) || is_savepoint_step(it))) continue;
-      s.push_back(&it);
-    }
-    lane.count.back().push_back(s.size() - lane.first.back().back());
-  };
-  auto open_scope = [&] {
-    lane.scopes.emplace_back();
-    lane.first.emplace_back();
-    lane.count.emplace_back();
-    lane.whose.emplace_back();
-  };
   if (!lane.reads.empty()) {
     std::vector<const std::vector<Item>*> queues;
     for (Task* t : lane.reads) queues.push_back(&t->session.pending_);
     lane.read_merge = std::make_unique<ReadMerge>(queues);
-    open_scope();
-    lane.scopes.back() = lane.read_merge->scope();
+    lane.scopes.push_back(lane.read_merge->scope());
   }
   if (!lane.merge.empty()) {
-    open_scope();
-    lane.scopes.back().push_back(&lane.begin);
-    std::vector<Id> staff;
-    for (Task* t : lane.merge)
-      for (const auto& it : t->session.pending_)
-        if (is_lock(it)) lock_ids(it, staff);
-    std::sort(staff.begin(), staff.end());
-    staff.erase(std::unique(staff.begin(), staff.end()), staff.end());
-    if (staff.size() == 1) {
-      lane.lock = {&sql::kLockOneStaff, nullptr, Params().add(staff.front()), false, false};
-      lane.scopes.back().push_back(&lane.lock);
-    } else if (staff.size() > 1) {
-      lane.lock = {&sql::kLockStaff, nullptr, Params().add_ids(staff), false, false};
-      lane.scopes.back().push_back(&lane.lock);
-    }
-    for (Task* t : lane.merge) add(t, true);
-    lane.scopes.back().push_back(&lane.commit);
+    std::vector<const std::vector<Item>*> queues;
+    for (Task* t : lane.merge) queues.push_back(&t->session.pending_);
+    lane.commit_merge = std::make_unique<CommitMerge>(queues);
+    lane.scopes.push_back(lane.commit_merge->scope());
     merged_in_flight_ = true;
   } else if (solo) {
-    open_scope();
-    add(solo, false);
+    Scope s;
+    for (const auto& it : solo->session.pending_) s.push_back(&it);
+    lane.scopes.push_back(std::move(s));
     solo->session.passed_over_ = 0;
   }
   for (Task* t : lane.members()) t->session.state_ = FiberSession::State::kInFlight;
@@ -567,45 +502,6 @@ void Driver::complete(Lane& lane) {
     r.failed = 0;
     return r;
   };
-  // Splits scope k's outcome among its fibers, in order: each gets the rows of its wanted
-  // items, or, for the one whose statement failed, its error. The others go again: those after
-  // the failure were skipped, and in a transaction (`undone`) those before it were rolled back
-  // with it.
-  // The fiber whose statement failed in scope k; null when none did, or it was the driver's.
-  auto culprit_of = [&](size_t k) -> Task* {
-    const ScopeResult& r = rs[k];
-    if (!r.error) return nullptr;
-    const auto& tasks = lane.whose[k];
-    for (size_t j = 0; j < tasks.size(); ++j)
-      if (r.failed >= lane.first[k][j] && r.failed < lane.first[k][j] + lane.count[k][j])
-        return tasks[j];
-    return nullptr;
-  };
-  auto split = [&](size_t k, bool undone) {
-    ScopeResult& r = rs[k];
-    const Scope& items = lane.scopes[k];
-    const auto& tasks = lane.whose[k];
-    Task* culprit = culprit_of(k);
-    size_t row = 0;
-    for (size_t j = 0; j < tasks.size(); ++j) {
-      Task* t = tasks[j];
-      const size_t first = lane.first[k][j];
-      size_t n = 0;
-      for (size_t i = first; i < first + lane.count[k][j]; ++i) n += items[i]->want;
-      if (t == culprit) {
-        answer(t, error_for(*r.error));
-        continue;
-      }
-      if (r.error && (undone || first > r.failed)) {
-        if (first < r.failed) row += n;
-        again(t);
-        continue;
-      }
-      ScopeResult mine;
-      for (size_t i = 0; i < n; ++i) mine.rows.push_back(std::move(r.rows[row++]));
-      answer(t, std::move(mine));
-    }
-  };
   size_t k = 0;
   if (!lane.reads.empty()) {
     ScopeResult& r = rs[k++];
@@ -631,20 +527,33 @@ void Driver::complete(Lane& lane) {
   if (!lane.merge.empty()) {
     if (m_.merged) m_.merged->observe(static_cast<double>(lane.merge.size()));
     ScopeResult& r = rs[k];
+    CommitMerge& cm = *lane.commit_merge;
+    for (size_t i = 0; i < lane.merge.size(); ++i) {
+      Task* t = lane.merge[i];
+      switch (cm.fate(i, r)) {
+        case CommitMerge::Fate::kCommitted: {
+          ScopeResult mine;
+          mine.rows = cm.results(i, r);
+          answer(t, std::move(mine));
+          break;
+        }
+        case CommitMerge::Fate::kFailed:
+          answer(t, error_for(*r.error));
+          break;
+        case CommitMerge::Fate::kAgain:
+          again(t);
+          break;
+      }
+    }
     if (!r.error) {
-      split(k, true);
       merged_in_flight_ = false;
     } else {
-      if (culprit_of(k)) {
-        split(k, true);
-      } else {
-        // BEGIN, the locks or COMMIT failed: every write of it gets the error.
-        for (Task* t : lane.merge) answer(t, error_for(*r.error));
-      }
       // The merged transaction is aborted (or ended by its failed COMMIT): end it before the
       // lane carries anything else; the next merged transaction waits for that.
       lane.reads.clear();
+      lane.read_merge.reset();
       lane.merge.clear();
+      lane.commit_merge.reset();
       lane.solo = nullptr;
       lane.scopes.assign(1, Scope{&lane.rollback});
       lane.rolling_back = true;
@@ -666,6 +575,7 @@ void Driver::complete(Lane& lane) {
   lane.reads.clear();
   lane.read_merge.reset();
   lane.merge.clear();
+  lane.commit_merge.reset();
   lane.solo = nullptr;
 }
 

@@ -44,16 +44,47 @@ Params& Params::add_ids(const std::vector<std::int64_t>& ids) {
   return push(std::move(s));
 }
 
+namespace {
+
+void quote_element(std::string& s, const std::string& v) {
+  s += '"';
+  for (char ch : v) {
+    if (ch == '"' || ch == '\\') s += '\\';
+    s += ch;
+  }
+  s += '"';
+}
+
+}  // namespace
+
 Params& Params::add_texts(const std::vector<std::string>& texts) {
   std::string s = "{";
   for (size_t i = 0; i < texts.size(); ++i) {
     if (i) s += ',';
-    s += '"';
-    for (char ch : texts[i]) {
-      if (ch == '"' || ch == '\\') s += '\\';
-      s += ch;
-    }
-    s += '"';
+    quote_element(s, texts[i]);
+  }
+  s += '}';
+  return push(std::move(s));
+}
+
+Params& Params::add_texts_of(const std::vector<const Params*>& ps, int i) {
+  std::string s = "{";
+  for (size_t k = 0; k < ps.size(); ++k) {
+    if (k) s += ',';
+    if (ps[k]->is_null(i))
+      s += "NULL";
+    else
+      quote_element(s, ps[k]->value(i));
+  }
+  s += '}';
+  return push(std::move(s));
+}
+
+Params& Params::add_numbers_of(const std::vector<const Params*>& ps, int i) {
+  std::string s = "{";
+  for (size_t k = 0; k < ps.size(); ++k) {
+    if (k) s += ',';
+    s += ps[k]->is_null(i) ? std::string("NULL") : ps[k]->value(i);
   }
   s += '}';
   return push(std::move(s));
@@ -238,7 +269,7 @@ PgError error_of(PGconn* c, PGresult* r, const char* what, bool& lost) {
   if (PQstatus(c) != CONNECTION_OK || session_lost(state)) lost = true;
   return PgError(
       std::string("postgresql: ") + what + ": " + (state.empty() ? "" : state + " ") + msg, state,
-      constraint, lost);
+      constraint, lost, field(r, PG_DIAG_MESSAGE_DETAIL));
 }
 
 }  // namespace

@@ -35,18 +35,22 @@ struct Statement {
 class PgError : public StoreError {
  public:
   PgError(const std::string& what, std::string sqlstate, std::string constraint,
-          bool connection_lost)
+          bool connection_lost, std::string detail = "")
       : StoreError(what),
         sqlstate_(std::move(sqlstate)),
         constraint_(std::move(constraint)),
+        detail_(std::move(detail)),
         connection_lost_(connection_lost) {}
   const std::string& sqlstate() const { return sqlstate_; }
   const std::string& constraint() const { return constraint_; }
+  // The server's DETAIL field (empty when none).
+  const std::string& detail() const { return detail_; }
   bool connection_lost() const { return connection_lost_; }
 
  private:
   std::string sqlstate_;
   std::string constraint_;
+  std::string detail_;
   bool connection_lost_;
 };
 
@@ -66,12 +70,17 @@ class Params {
   Params& add_ids(const std::vector<std::int64_t>& ids);
   // A text[] literal: every element quoted, its backslashes and double quotes escaped.
   Params& add_texts(const std::vector<std::string>& texts);
+  // The same of parameters: value(i) of each (ps[k], i), NULL where that one is NULL.
+  Params& add_texts_of(const std::vector<const Params*>& ps, int i);
+  // A numeric array literal of parameters (integers): value(i) of each ps[k], NULL as NULL.
+  Params& add_numbers_of(const std::vector<const Params*>& ps, int i);
   // Appends the parameters of `o` (they become $n+1, $n+2, ...).
   Params& append(const Params& o);
 
   int size() const { return static_cast<int>(values_.size()); }
   // The text of parameter i (empty for NULL).
   const std::string& value(int i) const { return values_[static_cast<size_t>(i)]; }
+  bool is_null(int i) const { return null_[static_cast<size_t>(i)]; }
   // Pointers valid while this object lives and is not changed.
   std::vector<const char*> pointers() const;
 

@@ -432,6 +432,41 @@ inline constexpr Statement kReserveIdsAndCustomerIfFreeMany{
                                                    "t.nw") ") i "
                                                            "LEFT JOIN LATERAL (SELECT * FROM customers c WHERE c.company_id = t.co "
                                                            "AND c.phone = t.ph AND c.deleted_at IS NULL OFFSET 0) c ON true"};
+// --- Statements merged from several in one merged commit (commit_merge.h). ---
+// Many kExpectFree at once, per booking k (the arrays $1-$7, aligned: kExpectFree's $1-$6): the
+// expired holds of their staff go ($8: every staff id, $9: the earliest now, so nothing live to
+// any of them is deleted), then AP409 for the first whose time is taken (DETAIL: its k).
+inline constexpr Statement kExpectFreeMany{
+    "expect_free_many",
+    "WITH d AS (DELETE FROM holds WHERE staff_id = ANY($8::bigint[]) "
+    "AND expires_at <= to_timestamp($9::bigint)) "
+    "SELECT appointd_raise_taken(t.k) FROM unnest($1::int[], $2::bigint[], $3::bigint[], "
+    "$4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[]) AS t(k, st, f, u, ex, mx, nw) "
+    "WHERE " APPOINTD_BUSY("t.st", "t.f", "t.u", "t.ex", "t.mx", "t.nw")};
+// Many kInsertAppointmentAndSegment at once: each of its 22 parameters as an array, aligned.
+inline constexpr Statement kInsertAppointmentAndSegmentMany{
+    "insert_appointment_segment_many",
+    "WITH a AS (INSERT INTO appointments(company_id, branch_id, customer_id, status, version, "
+    "source, notes, call_id, external_provider, external_id, created_at, updated_at, id) "
+    "SELECT co, br, cu, st, ve, so, nt, ca, ep, ei, to_timestamp(cr), to_timestamp(up), id "
+    "FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], "
+    "$7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[]) "
+    "AS t(co, br, cu, st, ve, so, nt, ca, ep, ei, cr, up, id)) "
+    "INSERT INTO segments(appointment_id, company_id, staff_id, service_id, starts_at, ends_at, "
+    "blocked_from, blocked_until, active, id) "
+    "SELECT ap, co, sf, sv, to_timestamp(sa), to_timestamp(ea), to_timestamp(bf), "
+    "to_timestamp(bu), true, id FROM unnest($14::bigint[], $15::bigint[], $16::bigint[], "
+    "$17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[]) "
+    "AS s(ap, co, sf, sv, sa, ea, bf, bu, id)"};
+// Many kInsertEventAndSyncJob at once: each of its 9 parameters as an array, aligned.
+inline constexpr Statement kInsertEventAndSyncJobMany{
+    "insert_event_sync_job_many",
+    "WITH e AS (INSERT INTO events(company_id, appointment_id, kind, payload, created_at) "
+    "SELECT co, ap, ki, pa, to_timestamp(cr) FROM unnest($1::bigint[], $2::bigint[], $3::text[], "
+    "$4::text[], $5::bigint[]) AS t(co, ap, ki, pa, cr)) "
+    "INSERT INTO sync_jobs(appointment_id, action, version, state, next_attempt_at) "
+    "SELECT ap, ac, ve, 'pending', to_timestamp(na) FROM unnest($6::bigint[], $7::text[], "
+    "$8::bigint[], $9::bigint[]) AS s(ap, ac, ve, na)"};
 #undef APPOINTD_BUSY
 inline constexpr Statement kHold{
     "hold", "SELECT id, company_id, staff_id, service_id, " APPOINTD_EPOCH(
