@@ -10,16 +10,19 @@ BUILD=build-tsan
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAPPOINTD_TSAN=ON >/dev/null
 cmake --build "$BUILD" -j "$(nproc)"
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
-"$BUILD"/tests/unit_tests --gtest_filter='StoreTest.*:WriterCacheFuzz.*'
+# A throwaway PostgreSQL for the PostgreSQL tests below, stopped whatever happens.
+source scripts/pg_tmp.sh
+trap pg_tmp_stop EXIT
+pg_tmp_start
+# The SQLite writer's group commit, and the PostgreSQL driver's fibers and merged round trips.
+"$BUILD"/tests/unit_tests --gtest_filter='StoreTest.*:WriterCacheFuzz.*:Fiber*:PgBatch*:PgDriver*'
 export APPOINTD_BIN="$PWD/$BUILD/appointd"
 # Every answer of the SQLite writer's block index is checked against SQL (aborts on a difference).
 export APPOINTD_VERIFY_BLOCK_INDEX=${APPOINTD_VERIFY_BLOCK_INDEX:-1}
 python3 tests/system/run_all.py test_races test_idempotency test_crash
-# The PostgreSQL store's threads share the catalog copies and the probe policy: the same races
-# on a throwaway server, across two instances, with and without the probe.
-source scripts/pg_tmp.sh
-trap pg_tmp_stop EXIT
-pg_tmp_start
+# The PostgreSQL store runs writes as fibers on a driver thread and shares catalog copies and the
+# probe policy between threads: the same races on the throwaway server,
+# across two instances, on both write paths (batch.h, --pg-writers 0).
 APPOINTD_TEST_DB=postgresql python3 tests/system/run_all.py test_races test_idempotency \
   test_multi_instance
-APPOINTD_TEST_DB=postgresql APPOINTD_PG_PROBE=always python3 tests/system/run_all.py test_races
+APPOINTD_TEST_DB=postgresql APPOINTD_PG_WRITERS=0 python3 tests/system/run_all.py test_races test_idempotency
