@@ -224,8 +224,19 @@ std::vector<SlotConflict::Alternative> interleave(const AlternativeQuery& q, con
 }  // namespace
 
 void announce_alternatives(store::ReadTx& tx, const AlternativeQuery& q) {
-  // The requested staff over the widest window, and the other staff at the requested time.
+  // The requested staff over the near window (what the first pass reads), and the other staff at
+  // the requested time.
   const Segment& first = q.segments.front();
+  // The near window: most conflicts find their alternatives there (a store that remembers what
+  // it read, as PostgreSQL's, then reads only the rest of the day when they do not).
+  Interval near{first.blocked.from - kNearReach, first.blocked.until + kNearReach};
+  for (const auto& s : q.segments) {
+    near.from = std::min(near.from, s.blocked.from - kNearReach);
+    near.until = std::max(near.until, s.blocked.until + kNearReach);
+  }
+  tx.expect_blocks(staff_of(q.segments), near, q.exclude, q.now);
+  // The day around the request, which the second pass reads when the first did not yield a
+  // full list: a store may read it at once (while that is the common case) or later.
   Interval wide{first.blocked.from - kFarReachBefore, first.blocked.until + kFarReachAfter};
   for (const auto& s : q.segments) {
     wide.from = std::min(wide.from, s.blocked.from - kFarReachBefore);

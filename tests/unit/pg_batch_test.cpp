@@ -317,6 +317,47 @@ TEST_F(PgBatchTest, MergedProbesAnswerEachAsItsOwnStatementWould) {
   EXPECT_EQ(alone[3][0].rows(), 0);
 }
 
+TEST_F(PgBatchTest, MergedBlockReadsAnswerEachAsItsOwnStatementWould) {
+  book_now(0, minutes(9 * 60));
+  book_now(1, minutes(10 * 60));
+  book_now(2, minutes(23 * 60 + 45));  // across midnight: in a window ending at midnight too
+  // Windows of one staff member or several, some empty, one cut at a booking's middle.
+  struct Read {
+    std::vector<Id> staff;
+    minutes from, until;
+  };
+  const Read reads[] = {{{staff_[0]}, minutes(0), minutes(24 * 60)},
+                        {{staff_[0], staff_[1], staff_[2]}, minutes(9 * 60 + 15), minutes(24 * 60)},
+                        {{staff_[1]}, minutes(0), minutes(6 * 60)},
+                        {{staff_[2]}, minutes(12 * 60), minutes(24 * 60)}};
+  std::vector<std::vector<Item>> queues;
+  for (const auto& r : reads) {
+    Params p;
+    p.add_ids(r.staff)
+        .add(to_unix(day_ + r.from))
+        .add(to_unix(day_ + r.until))
+        .add(0)
+        .add(static_cast<std::int64_t>(kMaxBlocked.count()))
+        .add(to_unix(now_));
+    queues.push_back({{&sql::kBlocksOf, nullptr, p, true, false}});
+  }
+  std::vector<const std::vector<Item>*> qs;
+  for (const auto& q : queues) qs.push_back(&q);
+  ReadMerge m(qs);
+  EXPECT_EQ(m.scope().size(), 1u);
+  auto out = run(m.scope());
+  ASSERT_FALSE(out.error) << out.error->what();
+  const long expected[] = {1, 3, 0, 1};
+  for (size_t f = 0; f < queues.size(); ++f) {
+    Scope s{&queues[f][0]};
+    auto alone = run(s);
+    ASSERT_FALSE(alone.error);
+    auto mine = m.results(f, out);
+    EXPECT_EQ(rows_of(mine[0]), rows_of(alone.rows[0])) << "read " << f;
+    EXPECT_EQ(mine[0].rows(), expected[f]) << "read " << f;
+  }
+}
+
 TEST_F(PgBatchTest, AFailedReadReachesItsFiberAndThoseAfterItGoAgain) {
   const Statement fails{"t_fails", "SELECT 1 / ($1::int - $1::int)"};  // 22012
   std::vector<std::vector<Item>> queues = {

@@ -436,6 +436,61 @@ TEST_F(PgTxTest, RoundTripsOfABooking) {
 
 // A time the probe found free and another transaction took before the lock: the locked check
 // that travels with the INSERTs raises kTakenSince, and nothing of the booking commits.
+TEST_F(PgTxTest, AlternativesAreTheSameWhicheverReachIsReadFirst) {
+  // A day whose hours around 12:00 are full: the alternatives come from the rest of the day.
+  // Read at once (wide) or the near hours first and the rest later (near), or without a
+  // policy: the same list, with one round trip more when the rest is read later.
+  const Instant noon = now_ + std::chrono::hours(24 * 30 + 12);
+  {
+    PgTx tx(*c_, true);
+    const Id ids[] = {staff_};
+    tx.lock_staff(ids);
+    for (int m = -7 * 60; m < 7 * 60; m += 30) book(tx, noon + std::chrono::minutes(m));
+    // And beyond the near hours: the alternatives must see these too.
+    for (int m : {-7 * 60 - 30, 7 * 60, 7 * 60 + 30}) book(tx, noon + std::chrono::minutes(m));
+    tx.commit();
+  }
+  ProbePolicy always(ProbePolicy::Mode::kAlways);
+  ReachPolicy wide, near;
+  for (int i = 0; i < 200; ++i) {
+    wide.record(true);
+    near.record(false);
+  }
+  ASSERT_TRUE(wide.wide_first());
+  ASSERT_FALSE(near.wide_first());
+  auto run = [&](ReachPolicy* reach, size_t* trips) {
+    booking::Book b;
+    b.company_id = company_;
+    b.customer = booking::CustomerInput{"+49301111111", "C", "", true};
+    b.segments = {{staff_, service_, noon, std::nullopt}};
+    b.now = now_;
+    const size_t before = c_->round_trips();
+    PgTx tx(*c_, true, nullptr, nullptr, &always, reach);
+    auto r = booking::attempt(tx, [&] { return booking::book(tx, b); });
+    tx.commit();
+    *trips = c_->round_trips() - before;
+    EXPECT_FALSE(r.ok());
+    std::vector<Instant> starts;
+    if (!r.ok() && r.error().slot)
+      for (const auto& a : r.error().slot->alternatives)
+        starts.push_back(a.segments.front().time.from);
+    return starts;
+  };
+  size_t t_wide = 0, t_near = 0, t_none = 0;
+  const auto a_wide = run(&wide, &t_wide);
+  const auto a_near = run(&near, &t_near);
+  const auto a_none = run(nullptr, &t_none);
+  ASSERT_EQ(a_wide.size(), 5u);
+  EXPECT_EQ(a_near, a_wide);
+  EXPECT_EQ(a_none, a_wide);
+  for (Instant t : a_wide)
+    EXPECT_TRUE(t + std::chrono::minutes(30) <= noon - std::chrono::minutes(7 * 60 + 30) ||
+                t >= noon + std::chrono::hours(8))
+        << "outside every booking, near or far";
+  EXPECT_EQ(t_near, t_wide + 1) << "the rest of the day in one more round trip";
+  EXPECT_EQ(t_none, t_wide);
+}
+
 TEST_F(PgTxTest, TimeTakenBetweenProbeAndLockCommitsNothing) {
   CatalogCache catalog;
   ProbePolicy always(ProbePolicy::Mode::kAlways);

@@ -97,7 +97,8 @@ class PgStore final : public Store {
         drivers_.push_back(std::make_unique<Driver>(
             pool_, queue_,
             [this, rng](const WriteFn& fn, FiberSession& s) { return run_fiber(fn, s, *rng); }, dm,
-            kFibersPerDriver, static_cast<size_t>(std::max(1, opts.pool_size - 2))));
+            // Half the pool at most: reads (GET requests) keep the other half.
+            kFibersPerDriver, static_cast<size_t>(std::max(2, opts.pool_size / 2))));
       }
     } else {
       const int threads = std::max(1, opts.pool_size * 3 / 4);
@@ -243,7 +244,7 @@ class PgStore final : public Store {
           // surfaces here, before COMMIT ran (the pipeline skips the rest): retryable as usual.
           // Only a lost connection in the round trip that carries COMMIT leaves the outcome
           // unknown.
-          PgTx tx(c, true, lock_wait_, &catalog_, probe ? policy : nullptr);
+          PgTx tx(c, true, lock_wait_, &catalog_, probe ? policy : nullptr, &reach_policy_);
           fn(tx);
           committing = true;
           tx.commit();
@@ -310,6 +311,7 @@ class PgStore final : public Store {
   // trip that other writes share, an unprobed one needs the connection to itself.
   ProbePolicy batch_probe_{opts_.probe == "never" ? ProbePolicy::Mode::kNever
                                                   : ProbePolicy::Mode::kAlways};
+  ReachPolicy reach_policy_;
   RetryPolicy policy_;
   obs::Gauge* depth_ = opts_.metrics ? &opts_.metrics->gauge("appointd_write_queue_depth",
                                                              "Writes waiting for a store thread")

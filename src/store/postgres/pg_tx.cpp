@@ -236,6 +236,7 @@ Id PgTx::take_reserved(std::vector<Id>& ids) {
 }
 
 void PgTx::commit() {
+  if (probe_hit_ && reach_ && near_) reach_->record(beyond_);
   withheld_.clear();  // nothing was written after it: the lock is not needed
   if (!begun_) {
     // Only reads ran, each in its own implicit transaction: nothing to end. A copy's check
@@ -547,20 +548,84 @@ std::optional<std::vector<Block>> PgTx::known_blocks(std::span<const Id> staff_i
     }
     return out;
   };
+  if (near_ && !near_->contains(window)) beyond_ = true;
   if (auto out = answer()) return out;
   bool wanted = false;
   for (const auto& a : announced_)
     for (Id id : staff_ids) wanted |= a.covers(id, window, exclude, now);
-  if (!wanted) return std::nullopt;
-  auto todo = queue_announced(nullptr);
-  auto rs = round_trip({});
-  keep_announced(todo, rs, 0);
+  if (wanted) {
+    auto todo = queue_announced(nullptr);
+    auto rs = round_trip({});
+    keep_announced(todo, rs, 0);
+    return answer();
+  }
+  // Known over part of the window (a conflict's alternatives read the hours around the request
+  // first, and the rest of the day only when those do not yield enough): only the rest is read.
+  struct Rest {
+    Id staff_id;
+    Interval w;
+  };
+  std::vector<Rest> rest;
+  for (Id id : staff_ids) {
+    auto it = known_.find(id);
+    if (it == known_.end() || it->second.exclude != exclude || it->second.now != now)
+      return std::nullopt;
+    const Interval k = it->second.window;
+    if (k.until <= window.from || window.until <= k.from) return std::nullopt;  // disjoint
+    if (window.from < k.from) rest.push_back({id, {window.from, k.from}});
+    if (k.until < window.until) rest.push_back({id, {k.until, window.until}});
+  }
+  std::vector<std::pair<const Statement*, Params>> batch;
+  for (const auto& r : rest) {
+    Params p;
+    const Id one[] = {r.staff_id};
+    add_window(p.add_ids(ids_of(one)), r.w, exclude, now);
+    batch.push_back({&sql::kBlocksOf, std::move(p)});
+  }
+  auto rs = round_trip(batch);
+  for (size_t i = 0; i < rest.size(); ++i) {
+    Known& k = known_[rest[i].staff_id];
+    const Result& r = rs[i];
+    for (int j = 0; j < r.rows(); ++j) {
+      Block b = block_at(r, j, 1, r.i64(j, 0));
+      // A block across the boundary was read with the known part already.
+      const bool seen = std::any_of(k.blocks.begin(), k.blocks.end(), [&](const Block& x) {
+        return x.kind == b.kind && x.id == b.id;
+      });
+      if (!seen) k.blocks.push_back(b);
+    }
+  }
+  for (Id id : staff_ids) {
+    Known& k = known_[id];
+    k.window = {std::min(k.window.from, window.from), std::max(k.window.until, window.until)};
+  }
   return answer();
 }
 
 std::vector<PgTx::Announced> PgTx::queue_announced(const Params* if_busy) {
   std::vector<Announced> todo;
   todo.swap(announced_);
+  // Reads nested in one another: the widest at once (null policy, or calendars full), else the
+  // narrowest.
+  const bool wide = !reach_ || reach_->wide_first();
+  auto nested = [](const Announced& a, const Announced& b) {  // b inside a
+    return a.staff == b.staff && a.exclude == b.exclude && a.now == b.now &&
+           a.window.contains(b.window) && !(a.window == b.window);
+  };
+  std::vector<bool> drop(todo.size(), false);
+  for (size_t i = 0; i < todo.size(); ++i)
+    for (size_t j = 0; j < todo.size(); ++j)
+      if (i != j && nested(todo[i], todo[j])) {
+        drop[wide ? j : i] = true;
+        if (!near_ || near_->contains(todo[j].window)) near_ = todo[j].window;
+      }
+  size_t kept = 0;
+  for (size_t i = 0; i < todo.size(); ++i) {
+    if (drop[i]) continue;
+    if (kept != i) todo[kept] = std::move(todo[i]);  // (a vector moved onto itself is emptied)
+    ++kept;
+  }
+  todo.resize(kept);
   for (const auto& a : todo) {
     Params p;
     add_window(p.add_ids(a.staff), a.window, a.exclude, a.now);

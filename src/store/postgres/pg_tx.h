@@ -48,13 +48,16 @@ class PgTx final : public WriteTx {
   // lock_wait: where lock_staff reports how long it waited (may be null). catalog: the copies
   // of company catalogs a write may use (null: none; read transactions use none).
   // probe: decides whether a booking reads its time without the lock first (null: never).
+  // reach: how much of a conflict's alternatives to read with the probe (null: the widest
+  // window announced, at once).
   PgTx(Session& c, bool writable, obs::Histogram* lock_wait = nullptr,
-       CatalogCache* catalog = nullptr, ProbePolicy* probe = nullptr)
+       CatalogCache* catalog = nullptr, ProbePolicy* probe = nullptr, ReachPolicy* reach = nullptr)
       : c_(c),
         writable_(writable),
         lock_wait_(lock_wait),
         catalog_(writable ? catalog : nullptr),
-        probe_(writable ? probe : nullptr) {}
+        probe_(writable ? probe : nullptr),
+        reach_(reach) {}
 
   std::optional<Company> company(Id company_id) override;
   std::optional<Branch> branch(Id company_id, Id id) override;
@@ -203,6 +206,13 @@ class PgTx final : public WriteTx {
   // found so is the answer (the lock is never sent unless something is written after, which
   // throws ProbeMissed); a free time sends the lock and the usual locked check.
   ProbePolicy* probe_;
+  // Of the announced reads nested in one another (the alternatives' near and wide windows of
+  // one staff member) the probe sends one, as the policy says; a later read beyond the window
+  // sent reads the rest (known_blocks). near_ is the narrowest window announced for the
+  // requested staff; beyond_ whether a read went beyond it (recorded with a probed conflict).
+  ReachPolicy* reach_;
+  std::optional<Interval> near_;
+  bool beyond_ = false;
   bool probe_armed_ = false;
   bool probe_hit_ = false;    // a locked check was answered by the probe
   std::vector<Id> withheld_;  // staff locked for the use case, whose lock is not queued yet

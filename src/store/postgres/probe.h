@@ -35,4 +35,25 @@ class ProbePolicy {
   std::atomic<int> rate_{0};
 };
 
+// Whether a conflict's alternatives read a day around the request at once, or the hours around
+// it first and the rest of the day only when those do not yield enough (PgTx reads just the
+// rest then, in a round trip of its own). The second reads far fewer rows while calendars have
+// room, the first saves a round trip when they are full. The policy keeps a moving average of
+// how often recent conflicts needed the rest of the day and reads it at once while most did.
+// Thread-safe.
+class ReachPolicy {
+ public:
+  bool wide_first() const { return rate_.load(std::memory_order_relaxed) > kOne / 2; }
+  // Whether a conflict's alternatives needed the rest of the day.
+  void record(bool needed_rest) {
+    const int r = rate_.load(std::memory_order_relaxed);
+    rate_.store(r + ((needed_rest ? kOne : 0) - r) / kWindow, std::memory_order_relaxed);
+  }
+
+ private:
+  static constexpr int kOne = 1 << 16;
+  static constexpr int kWindow = 32;
+  std::atomic<int> rate_{0};
+};
+
 }  // namespace appointd::store::postgres

@@ -40,6 +40,25 @@ Item blocks_of_if_busy_many(const std::vector<const Item*>& items) {
   return {&sql::kBlocksOfIfBusyMany, nullptr, std::move(p), true, false};
 }
 
+// Merges many kBlocksOf (params: staff[], from, until, ex, mx, now).
+Item blocks_of_many(const std::vector<const Item*>& items) {
+  std::vector<std::string> ks, staff;
+  std::vector<std::vector<const std::string*>> cols(5);
+  for (size_t k = 0; k < items.size(); ++k) {
+    ks.push_back(std::to_string(k));
+    for (int c = 0; c < 5; ++c)
+      cols[static_cast<size_t>(c)].push_back(&items[k]->params.value(c + 1));
+    staff.push_back(items[k]->params.value(0));
+  }
+  std::vector<const std::string*> kp;
+  for (const auto& s : ks) kp.push_back(&s);
+  Params p;
+  p.add(array_of(kp));
+  for (const auto& c : cols) p.add(array_of(c));
+  p.add_texts(staff);
+  return {&sql::kBlocksOfMany, nullptr, std::move(p), true, false};
+}
+
 // Merges many kReserveIdsAndCustomerIfFree (params: company, phone, staff, f, u, ex, mx, now).
 Item reserve_many(const std::vector<const Item*>& items) {
   std::vector<std::string> ks, phones;
@@ -71,6 +90,7 @@ ReadMerge::ReadMerge(const std::vector<const std::vector<Item>*>& queues) {
     size_t pos = 0;
   };
   Group groups[] = {{&sql::kBlocksOfIfBusy, &blocks_of_if_busy_many, {}},
+                    {&sql::kBlocksOf, &blocks_of_many, {}},
                     {&sql::kReserveIdsAndCustomerIfFree, &reserve_many, {}}};
   for (const auto* q : queues)
     for (const auto& it : *q)

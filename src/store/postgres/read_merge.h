@@ -2,7 +2,8 @@
 // The reads of several fibers as one sync scope (batch.h), with fewer statements: statements of
 // the kinds below that several fibers send become one statement for all of them, and each
 // fiber gets back exactly the rows its own statement would have returned (a Result view).
-//   - kBlocksOfIfBusy and kReserveIdsAndCustomerIfFree: one *Many statement each (sql.h),
+//   - kBlocksOfIfBusy, kBlocksOf and kReserveIdsAndCustomerIfFree: one *Many statement each
+//   (sql.h),
 //     whose rows lead with the index of the statement they answer;
 //   - kCatalogVersion with the same company: sent once, its result shared.
 // A statement costs the server its planning-cache lookup, locks, executor start and protocol

@@ -393,6 +393,20 @@ inline constexpr Statement kBlocksOfIfBusy{
 #undef APPOINTD_BLOCKS_OF_IF
 // --- Statements merged from several (batch.h): each of their rows leads with the index of the
 // statement it answers, and the rest of the row is that statement's. ---
+// The blocks of each row of q (k, wf, wu, ex, mx, nw, staff): the statement index k, then the
+// columns of kBlocksOf. Each staff member's reads are index scans of their own (OFFSET 0 keeps
+// them from being planned as joins over whole tables).
+#define APPOINTD_BLOCKS_OF_Q                                                                    \
+  "SELECT q.k, g.staff_id, 0, g.id, g.appointment_id, g.blocked_from, g.blocked_until "         \
+  "FROM q JOIN LATERAL (SELECT * FROM segments g WHERE g.staff_id = q.staff AND g.active "      \
+  "AND g.blocked_from < to_timestamp(q.wu) AND g.blocked_from > to_timestamp(q.wf - q.mx) "     \
+  "AND g.blocked_until > to_timestamp(q.wf) AND g.appointment_id <> q.ex OFFSET 0) g ON true "  \
+  "UNION ALL "                                                                                  \
+  "SELECT q.k, h.staff_id, 1, h.id, 0, h.blocked_from, h.blocked_until "                        \
+  "FROM q JOIN LATERAL (SELECT * FROM holds h WHERE h.staff_id = q.staff "                      \
+  "AND h.blocked_from < to_timestamp(q.wu) AND h.blocked_from > to_timestamp(q.wf - q.mx) "     \
+  "AND h.blocked_until > to_timestamp(q.wf) AND h.expires_at > to_timestamp(q.nw) OFFSET 0) h " \
+  "ON true"
 // Many kBlocksOfIfBusy at once: per statement k (the arrays $1-$10, aligned): its window,
 // exclude, longest blocked interval, now and busy check (kBlocksOfIfBusy's $2-$9), and its staff
 // as a bigint[] literal ($10, kBlocksOfIfBusy's $1). The busy check runs once per statement,
@@ -405,20 +419,17 @@ inline constexpr Statement kBlocksOfIfBusyMany{
     "$6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::text[]) "
     "AS t(k, wf, wu, ex, mx, nw, bs, bf, bu, st) WHERE " APPOINTD_BUSY(
         "t.bs", "t.bf", "t.bu", "t.ex", "t.mx",
-        "t.nw") " OFFSET 0) t CROSS JOIN LATERAL unnest(t.st::bigint[]) AS s(staff)) "
-                "SELECT q.k, g.staff_id, 0, g.id, g.appointment_id, " APPOINTD_EPOCH(
-                    "g.blocked_from") ", " APPOINTD_EPOCH("g.blocked_until") " FROM q JOIN LATERAL "
-                                                                             "(SELECT * FROM segments g WHERE g.staff_id = q.staff AND g.active "
-                                                                             "AND g.blocked_from < to_timestamp(q.wu) "
-                                                                             "AND g.blocked_from > to_timestamp(q.wf - q.mx) "
-                                                                             "AND g.blocked_until > to_timestamp(q.wf) AND g.appointment_id <> q.ex OFFSET 0) g ON true "
-                                                                             "UNION ALL "
-                                                                             "SELECT q.k, h.staff_id, 1, h.id, 0, " APPOINTD_EPOCH(
-                                                                                 "h.blocked_from") ", " APPOINTD_EPOCH("h.blocked_until") " FROM q JOIN LATERAL "
-                                                                                                                                          "(SELECT * FROM holds h WHERE h.staff_id = q.staff "
-                                                                                                                                          "AND h.blocked_from < to_timestamp(q.wu) "
-                                                                                                                                          "AND h.blocked_from > to_timestamp(q.wf - q.mx) "
-                                                                                                                                          "AND h.blocked_until > to_timestamp(q.wf) AND h.expires_at > to_timestamp(q.nw) OFFSET 0) h ON true"};
+        "t.nw") " OFFSET 0) t CROSS JOIN LATERAL unnest(t.st::bigint[]) AS s(staff)) " APPOINTD_BLOCKS_OF_Q};
+// Many kBlocksOf at once: per statement k (the arrays $1-$7, aligned) its window, exclude,
+// longest blocked interval and now (kBlocksOf's $2-$6) and its staff as a bigint[] literal ($7,
+// kBlocksOf's $1).
+inline constexpr Statement kBlocksOfMany{
+    "blocks_of_many",
+    "WITH q AS MATERIALIZED (SELECT t.k, t.wf, t.wu, t.ex, t.mx, t.nw, s.staff "
+    "FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], "
+    "$6::bigint[], $7::text[]) AS t(k, wf, wu, ex, mx, nw, st) "
+    "CROSS JOIN LATERAL unnest(t.st::bigint[]) AS s(staff)) " APPOINTD_BLOCKS_OF_Q};
+#undef APPOINTD_BLOCKS_OF_Q
 // Many kReserveIdsAndCustomerIfFree at once: per statement k (the arrays, aligned) its $1-$8.
 inline constexpr Statement kReserveIdsAndCustomerIfFreeMany{
     "reserve_ids_customer_if_free_many",
