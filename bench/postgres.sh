@@ -6,6 +6,7 @@
 #       starts within one week, so the week fills and most answers become 409 with alternatives)
 #       on the same server, with the same number of connections;
 #   (c) the same requests with starts spread over a year: most answers are 201 (new bookings).
+# Fails unless every answer is 201 or 409 and `appointd audit` is clean after each phase.
 # Prints each and the ratios (target: appointd >= 0.5 of the raw ceiling): (b) counts every
 # booking transaction (201 and 409), (c) only the bookings created.
 # Usage: bench/postgres.sh [seconds=10] [clients=32]; BENCH_ROUNDS=N repeats (a), (b), (c) N times
@@ -72,6 +73,11 @@ appointd_phase() {
   s1=$(server_cpu)
   n=$(sed -E 's/.* requests=([0-9]+).*/\1/' <<<"$book")
   echo "$book"
+  if [ "$(sed -E 's/.* other=([0-9]+).*/\1/' <<<"$book")" != 0 ] || [ "$n" -eq 0 ]; then
+    echo "bench/postgres.sh: answers other than 201 and 409, or none (serve.log follows)" >&2
+    tail -20 "$work/serve.log" >&2
+    exit 1
+  fi
   echo "CPU per booking request: appointd $(per "$a0" "$a1" "$n") us, PostgreSQL $(per "$s0" "$s1" "$n") us"
   "$bin" audit --db "$db" | tail -1
   curl -s "http://127.0.0.1:$port/metrics" |
