@@ -21,13 +21,15 @@ std::string array_of(const std::vector<const std::string*>& values) {
   return s;
 }
 
-// Merges many kBlocksOfIfBusy (params: staff[], wf, wu, ex, mx, now, bs, bf, bu).
-Item blocks_of_if_busy_many(const std::vector<const Item*>& items) {
+// Merges many statements whose $1 is a staff array and whose next `cols` parameters are
+// scalars (kBlocksOfIfBusy: wf, wu, ex, mx, now, bs, bf, bu; kBlocksOf: from, until, ex, mx,
+// now) into `many`: $1 the fibers' indexes, then each scalar as an array, then the staff arrays.
+Item staff_first_many(const std::vector<const Item*>& items, int cols_n, const Statement* many) {
   std::vector<std::string> ks, staff;
-  std::vector<std::vector<const std::string*>> cols(8);
+  std::vector<std::vector<const std::string*>> cols(static_cast<size_t>(cols_n));
   for (size_t k = 0; k < items.size(); ++k) {
     ks.push_back(std::to_string(k));
-    for (int c = 0; c < 8; ++c)
+    for (int c = 0; c < cols_n; ++c)
       cols[static_cast<size_t>(c)].push_back(&items[k]->params.value(c + 1));
     staff.push_back(items[k]->params.value(0));
   }
@@ -37,26 +39,13 @@ Item blocks_of_if_busy_many(const std::vector<const Item*>& items) {
   p.add(array_of(kp));
   for (const auto& c : cols) p.add(array_of(c));
   p.add_texts(staff);
-  return {&sql::kBlocksOfIfBusyMany, nullptr, std::move(p), true, false};
+  return {many, nullptr, std::move(p), true, false};
 }
-
-// Merges many kBlocksOf (params: staff[], from, until, ex, mx, now).
+Item blocks_of_if_busy_many(const std::vector<const Item*>& items) {
+  return staff_first_many(items, 8, &sql::kBlocksOfIfBusyMany);
+}
 Item blocks_of_many(const std::vector<const Item*>& items) {
-  std::vector<std::string> ks, staff;
-  std::vector<std::vector<const std::string*>> cols(5);
-  for (size_t k = 0; k < items.size(); ++k) {
-    ks.push_back(std::to_string(k));
-    for (int c = 0; c < 5; ++c)
-      cols[static_cast<size_t>(c)].push_back(&items[k]->params.value(c + 1));
-    staff.push_back(items[k]->params.value(0));
-  }
-  std::vector<const std::string*> kp;
-  for (const auto& s : ks) kp.push_back(&s);
-  Params p;
-  p.add(array_of(kp));
-  for (const auto& c : cols) p.add(array_of(c));
-  p.add_texts(staff);
-  return {&sql::kBlocksOfMany, nullptr, std::move(p), true, false};
+  return staff_first_many(items, 5, &sql::kBlocksOfMany);
 }
 
 // Merges many kReserveIdsAndCustomerIfFree (params: company, phone, staff, f, u, ex, mx, now).
