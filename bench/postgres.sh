@@ -51,6 +51,9 @@ server_cpu() {
 }
 per() { python3 -c "print(f'{($2 - $1) / $hz / max(1, $3) * 1e6:.0f}')"; }
 
+# A number of wrk's RESULT line: field NAME LINE.
+field() { sed -E "s/.* $1=([0-9]+).*/\1/" <<<"$2"; }
+
 # One appointd phase: $1 a name for its database, $2 the days of starts the requests spread over.
 # A fresh database and server each time: the same empty calendar, the same mix of 201 and 409.
 # Sets book (wrk's RESULT line).
@@ -71,9 +74,9 @@ appointd_phase() {
   book=$(BENCH_DAYS=$2 wrk -t2 -c"$CLIENTS" -d"${SECS}s" --latency -s bench/booking.lua "http://127.0.0.1:$port" | grep RESULT)
   a1=$(cpu_of "$pid")
   s1=$(server_cpu)
-  n=$(sed -E 's/.* requests=([0-9]+).*/\1/' <<<"$book")
+  n=$(field requests "$book")
   echo "$book"
-  if [ "$(sed -E 's/.* other=([0-9]+).*/\1/' <<<"$book")" != 0 ] || [ "$n" -eq 0 ]; then
+  if [ "$(field other "$book")" != 0 ] || [ "$n" -eq 0 ]; then
     echo "bench/postgres.sh: answers other than 201 and 409, or none (serve.log follows)" >&2
     tail -20 "$work/serve.log" >&2
     exit 1
@@ -111,7 +114,6 @@ for round in $(seq "$ROUNDS"); do
   echo "== round $round/$ROUNDS (c) appointd: the same, starts within a year (most answers are 201: new bookings)"
   appointd_phase year 365
   year=$book
-  field() { sed -E "s/.* $1=([0-9]+).*/\1/" <<<"$2"; }
   week_rps=$(field rps "$week")
   year_created=$(field created_rps "$year")
   ratios+=("$(python3 -c "print(f'{$week_rps/$raw:.2f}')")")

@@ -70,6 +70,16 @@ struct Found {
   std::vector<Candidate> after, before, other;
 };
 
+// Every segment's blocked interval widened by the reaches: what a search over them reads.
+Interval reach_of(const Candidate& segs, Seconds before, Seconds after) {
+  Interval w{segs.front().blocked.from - before, segs.front().blocked.until + after};
+  for (const auto& s : segs) {
+    w.from = std::min(w.from, s.blocked.from - before);
+    w.until = std::max(w.until, s.blocked.until + after);
+  }
+  return w;
+}
+
 // One search over [request - reach_before, request + reach_after]; other staff only when
 // `with_others` (they are offered at the requested time, which no reach changes).
 Found search(store::ReadTx& tx, const AlternativeQuery& q, const SlotRules& rules,
@@ -99,11 +109,7 @@ Found search(store::ReadTx& tx, const AlternativeQuery& q, const SlotRules& rule
   const std::vector<Id> ids = staff_of(segs);
   // The window covers every candidate's blocked interval (buffers included), so nothing that
   // could collide with a candidate lies outside what is loaded.
-  Interval window{first.blocked.from - reach_before, first.blocked.until + reach_after};
-  for (const auto& s : segs) {
-    window.from = std::min(window.from, s.blocked.from - reach_before);
-    window.until = std::max(window.until, s.blocked.until + reach_after);
-  }
+  const Interval window = reach_of(segs, reach_before, reach_after);
   // The window holds every candidate's blocked interval: nothing beyond it is needed.
   auto cals = load_calendars(tx, q.company_id, ids, window, q.now, q.exclude, q.ignore_hold, true,
                              Seconds{0});
@@ -229,20 +235,11 @@ void announce_alternatives(store::ReadTx& tx, const AlternativeQuery& q) {
   const Segment& first = q.segments.front();
   // The near window: most conflicts find their alternatives there (a store that remembers what
   // it read, as PostgreSQL's, then reads only the rest of the day when they do not).
-  Interval near{first.blocked.from - kNearReach, first.blocked.until + kNearReach};
-  for (const auto& s : q.segments) {
-    near.from = std::min(near.from, s.blocked.from - kNearReach);
-    near.until = std::max(near.until, s.blocked.until + kNearReach);
-  }
-  tx.expect_blocks(staff_of(q.segments), near, q.exclude, q.now);
+  const std::vector<Id> staff = staff_of(q.segments);
+  tx.expect_blocks(staff, reach_of(q.segments, kNearReach, kNearReach), q.exclude, q.now);
   // The day around the request, which the second pass reads when the first did not yield a
   // full list: a store may read it at once (while that is the common case) or later.
-  Interval wide{first.blocked.from - kFarReachBefore, first.blocked.until + kFarReachAfter};
-  for (const auto& s : q.segments) {
-    wide.from = std::min(wide.from, s.blocked.from - kFarReachBefore);
-    wide.until = std::max(wide.until, s.blocked.until + kFarReachAfter);
-  }
-  tx.expect_blocks(staff_of(q.segments), wide, q.exclude, q.now);
+  tx.expect_blocks(staff, reach_of(q.segments, kFarReachBefore, kFarReachAfter), q.exclude, q.now);
   if (q.segments.size() == 1 && first.time.from >= q.now) {
     auto others = tx.staff_for_service(q.company_id, q.branch_id, first.service_id,
                                        static_cast<int>(kOtherStaffProbes) + 1);

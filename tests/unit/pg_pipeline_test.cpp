@@ -434,8 +434,6 @@ TEST_F(PgTxTest, RoundTripsOfABooking) {
   c_->commit();
 }
 
-// A time the probe found free and another transaction took before the lock: the locked check
-// that travels with the INSERTs raises kTakenSince, and nothing of the booking commits.
 TEST_F(PgTxTest, AlternativesAreTheSameWhicheverReachIsReadFirst) {
   // A day whose hours around 12:00 are full: the alternatives come from the rest of the day.
   // Read at once (wide) or the near hours first and the rest later (near), or without a
@@ -491,6 +489,8 @@ TEST_F(PgTxTest, AlternativesAreTheSameWhicheverReachIsReadFirst) {
   EXPECT_EQ(t_none, t_wide);
 }
 
+// A time the probe found free and another transaction took before the lock: the locked check
+// that travels with the INSERTs raises kTakenSince, and nothing of the booking commits.
 TEST_F(PgTxTest, TimeTakenBetweenProbeAndLockCommitsNothing) {
   CatalogCache catalog;
   ProbePolicy always(ProbePolicy::Mode::kAlways);

@@ -1,9 +1,6 @@
 #include "store/postgres/batch.h"
 
 #include <algorithm>
-#include <charconv>
-#include <cstring>
-#include <string_view>
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -13,7 +10,6 @@
 #include "store/postgres/commit_merge.h"
 #include "store/postgres/items.h"
 #include "store/postgres/read_merge.h"
-#include "store/postgres/sql.h"
 
 namespace appointd::store::postgres {
 namespace {
@@ -119,17 +115,10 @@ void WriteQueue::push(WriteJob j) {
   wake(false);
 }
 
-std::vector<WriteJob> WriteQueue::take(size_t max, bool wait,
-                                       std::optional<SteadyClock::time_point> until) {
+std::vector<WriteJob> WriteQueue::take(size_t max, bool wait) {
   std::vector<WriteJob> out;
   std::unique_lock lock(mu_);
-  if (wait) {
-    auto ready = [&] { return stop_ || !q_.empty(); };
-    if (until)
-      cv_.wait_until(lock, *until, ready);
-    else
-      cv_.wait(lock, ready);
-  }
+  if (wait) cv_.wait(lock, [&] { return stop_ || !q_.empty(); });
   while (!q_.empty() && out.size() < max) {
     out.push_back(std::move(q_.front()));
     q_.pop_front();
@@ -209,6 +198,15 @@ struct Driver::Lane {
   // What ends a failed merged transaction (it lives while the exchange does).
   Item rollback{nullptr, "ROLLBACK", {}, false, false};
   Connection& c() { return **lease; }
+  // The round trip's fibers and scopes are done with (its connection stays as it is).
+  void end_round_trip() {
+    reads.clear();
+    read_merge.reset();
+    merge.clear();
+    commit_merge.reset();
+    solo = nullptr;
+  }
+  size_t member_count() const { return reads.size() + merge.size() + (solo ? 1 : 0); }
   std::vector<Task*> members() const {
     std::vector<Task*> m = reads;
     m.insert(m.end(), merge.begin(), merge.end());
@@ -248,7 +246,7 @@ void Driver::loop() {
       if (lanes_.empty() && queue_.stopped()) return;
     }
     if (tasks_.size() < max_fibers_)
-      for (auto& j : queue_.take(max_fibers_ - tasks_.size(), false, std::nullopt)) {
+      for (auto& j : queue_.take(max_fibers_ - tasks_.size(), false)) {
         auto t = std::make_unique<Task>();
         t->job = std::move(j);
         Task* raw = t.get();
@@ -322,6 +320,11 @@ Driver::Lane* Driver::idle_lane(bool own) {
   return lanes_.back().get();
 }
 
+bool Driver::merged_in_flight() const {
+  return std::any_of(lanes_.begin(), lanes_.end(),
+                     [](const auto& l) { return !l->merge.empty() || l->rolling_back; });
+}
+
 void Driver::dispatch() {
   // Fibers whose transaction is open on a lane: that lane, as soon as it is free.
   for (auto& l : lanes_)
@@ -346,7 +349,7 @@ void Driver::dispatch() {
         break;
     }
   }
-  if (merged_in_flight_) merge.clear();  // they join the next one
+  if (merged_in_flight()) merge.clear();  // they join the next one
   // Every write waiting for a connection fails when none can be had (the server is gone), and
   // runs again or answers 503, as it would alone.
   auto no_connection = [&](const std::vector<Task*>& tasks) {
@@ -403,7 +406,6 @@ void Driver::send(Lane& lane, std::vector<Task*> reads, std::vector<Task*> merge
     for (Task* t : lane.merge) queues.push_back(&t->session.pending_);
     lane.commit_merge = std::make_unique<CommitMerge>(queues);
     lane.scopes.push_back(lane.commit_merge->scope());
-    merged_in_flight_ = true;
   } else if (solo) {
     Scope s;
     for (const auto& it : solo->session.pending_) s.push_back(&it);
@@ -465,11 +467,7 @@ void Driver::fail(Lane& lane, std::exception_ptr e) {
     t->session.open_ = false;
     t->session.state_ = FiberSession::State::kRunnable;
   }
-  if (!lane.merge.empty() || lane.rolling_back) merged_in_flight_ = false;
-  lane.reads.clear();
-  lane.read_merge.reset();
-  lane.merge.clear();
-  lane.solo = nullptr;
+  lane.end_round_trip();
   lane.owner = nullptr;
   lane.busy = false;
   lane.rolling_back = false;
@@ -482,10 +480,9 @@ void Driver::complete(Lane& lane) {
   lane.busy = false;
   if (lane.rolling_back) {
     lane.rolling_back = false;
-    merged_in_flight_ = false;
     return;
   }
-  if (m_.fibers) m_.fibers->observe(static_cast<double>(lane.members().size()));
+  if (m_.fibers) m_.fibers->observe(static_cast<double>(lane.member_count()));
   auto answer = [](Task* t, ScopeResult r) {
     t->session.answer_ = std::move(r);
     t->session.pending_.clear();
@@ -545,16 +542,10 @@ void Driver::complete(Lane& lane) {
           break;
       }
     }
-    if (!r.error) {
-      merged_in_flight_ = false;
-    } else {
+    if (r.error) {
       // The merged transaction is aborted (or ended by its failed COMMIT): end it before the
       // lane carries anything else; the next merged transaction waits for that.
-      lane.reads.clear();
-      lane.read_merge.reset();
-      lane.merge.clear();
-      lane.commit_merge.reset();
-      lane.solo = nullptr;
+      lane.end_round_trip();
       lane.scopes.assign(1, Scope{&lane.rollback});
       lane.rolling_back = true;
       lane.busy = true;
@@ -572,11 +563,7 @@ void Driver::complete(Lane& lane) {
     lane.owner = fs.open_ ? t : nullptr;
     answer(t, std::move(rs[k]));
   }
-  lane.reads.clear();
-  lane.read_merge.reset();
-  lane.merge.clear();
-  lane.commit_merge.reset();
-  lane.solo = nullptr;
+  lane.end_round_trip();
 }
 
 }  // namespace appointd::store::postgres

@@ -62,9 +62,9 @@ class WriteQueue {
   WriteQueue(size_t max, obs::Gauge* depth);
   // Throws StoreUnavailable when stopped or full.
   void push(WriteJob j);
-  // Up to `max` jobs. With `wait`, waits until there is one, the queue stops, or `until`
-  // passes (nullopt: no limit). Empty when there is none.
-  std::vector<WriteJob> take(size_t max, bool wait, std::optional<SteadyClock::time_point> until);
+  // Up to `max` jobs. With `wait`, waits until there is one or the queue stops. Empty when
+  // there is none.
+  std::vector<WriteJob> take(size_t max, bool wait);
   // Refuses new jobs; take() returns what is left, then nothing without waiting.
   void stop();
   bool stopped() const;
@@ -153,6 +153,8 @@ class Driver {
   // An idle lane without an open transaction; opens one while below the limit. Null: none.
   // own: for one fiber's transaction (not limited by the round trips of shared traffic).
   Lane* idle_lane(bool own);
+  // A merged transaction is open on some lane (up to its COMMIT or ROLLBACK): the next waits.
+  bool merged_in_flight() const;
   std::optional<SteadyClock::time_point> next_wake() const;
 
   Pool& pool_;
@@ -163,7 +165,6 @@ class Driver {
   const size_t max_lanes_;
   std::vector<std::unique_ptr<Task>> tasks_;
   std::vector<std::unique_ptr<Lane>> lanes_;
-  bool merged_in_flight_ = false;
   const int wake_fd_;
   std::thread thread_;
 };

@@ -36,9 +36,7 @@ std::int64_t number(const Params& p, int i) {
 // kExpectFree of many (its params: staff, from, until, exclude, longest, now).
 Item expect_free_many(const std::vector<const Params*>& ps) {
   Params p;
-  std::vector<std::int64_t> ks(ps.size());
-  for (size_t k = 0; k < ks.size(); ++k) ks[k] = static_cast<std::int64_t>(k);
-  p.add_ids(ks);
+  p.add_indexes(ps.size());
   for (int c = 0; c < 6; ++c) p.add_numbers_of(ps, c);
   std::vector<std::int64_t> staff;
   std::int64_t earliest = number(*ps.front(), 5);
@@ -102,9 +100,11 @@ CommitMerge::CommitMerge(const std::vector<const std::vector<Item>*>& queues) {
     if (included_[f]) taken.insert(taken.end(), mine.begin(), mine.end());
   }
 
+  size_t rows = 0;  // rows of the wanted statements placed so far
   auto own = [&](Item it) {
     owned_.push_back(std::move(it));
     scope_.push_back(&owned_.back());
+    rows += owned_.back().want;
     return scope_.size() - 1;
   };
   own({nullptr, "BEGIN", {}, false, false});
@@ -137,7 +137,7 @@ CommitMerge::CommitMerge(const std::vector<const std::vector<Item>*>& queues) {
   auto place = [&](size_t f, const Item& it) {
     scope_.push_back(&it);
     at_[f].push_back(scope_.size() - 1);
-    if (it.want) wanted_[f].push_back(scope_.size() - 1);
+    if (it.want) wanted_[f].push_back(rows++);
   };
   for (const Statement* stage : kStages) {
     std::vector<size_t> fibers;
@@ -192,11 +192,7 @@ CommitMerge::Fate CommitMerge::fate(size_t f, const ScopeResult& out) const {
 
 std::vector<Result> CommitMerge::results(size_t f, const ScopeResult& out) const {
   std::vector<Result> mine;
-  for (size_t pos : wanted_[f]) {
-    size_t row = 0;
-    for (size_t q = 0; q < pos; ++q) row += scope_[q]->want;
-    mine.push_back(out.rows[row]);
-  }
+  for (size_t row : wanted_[f]) mine.push_back(out.rows[row]);
   return mine;
 }
 

@@ -49,7 +49,7 @@ class CommitMerge {
   std::deque<Item> owned_;                      // BEGIN, the lock, the merged statements, COMMIT
   std::vector<bool> included_;                  // per fiber
   std::vector<std::vector<size_t>> at_;         // per fiber: positions of its statements
-  std::vector<std::vector<size_t>> wanted_;     // per fiber: positions of its wanted statements
+  std::vector<std::vector<size_t>> wanted_;     // per fiber: the rows of its wanted statements
   size_t check_pos_ = static_cast<size_t>(-1);  // of kExpectFreeMany
   std::vector<size_t> check_fiber_;             // per instance k of it: the fiber
 };

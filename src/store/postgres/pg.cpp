@@ -44,6 +44,16 @@ Params& Params::add_ids(const std::vector<std::int64_t>& ids) {
   return push(std::move(s));
 }
 
+Params& Params::add_indexes(size_t n) {
+  std::string s = "{";
+  for (size_t k = 0; k < n; ++k) {
+    if (k) s += ',';
+    s += std::to_string(k);
+  }
+  s += '}';
+  return push(std::move(s));
+}
+
 namespace {
 
 void quote_element(std::string& s, const std::string& v) {
@@ -56,16 +66,6 @@ void quote_element(std::string& s, const std::string& v) {
 }
 
 }  // namespace
-
-Params& Params::add_texts(const std::vector<std::string>& texts) {
-  std::string s = "{";
-  for (size_t i = 0; i < texts.size(); ++i) {
-    if (i) s += ',';
-    quote_element(s, texts[i]);
-  }
-  s += '}';
-  return push(std::move(s));
-}
 
 Params& Params::add_texts_of(const std::vector<const Params*>& ps, int i) {
   std::string s = "{";

@@ -68,9 +68,10 @@ class Params {
   Params& add_text_or_null(std::string_view v) { return v.empty() ? add_null() : add(v); }
   // A bigint[] literal such as {1,2,3}.
   Params& add_ids(const std::vector<std::int64_t>& ids);
-  // A text[] literal: every element quoted, its backslashes and double quotes escaped.
-  Params& add_texts(const std::vector<std::string>& texts);
-  // The same of parameters: value(i) of each (ps[k], i), NULL where that one is NULL.
+  // {0,1,...,n-1}: the positions of the statements a merged one stands for.
+  Params& add_indexes(size_t n);
+  // A text[] literal of parameters: value(i) of each ps[k], quoted (backslashes and double
+  // quotes escaped), NULL where that one is NULL.
   Params& add_texts_of(const std::vector<const Params*>& ps, int i);
   // A numeric array literal of parameters (integers): value(i) of each ps[k], NULL as NULL.
   Params& add_numbers_of(const std::vector<const Params*>& ps, int i);

@@ -184,7 +184,7 @@ class PgStore final : public Store {
   void worker(int index) {
     std::mt19937_64 rng(std::random_device{}() ^ (static_cast<std::uint64_t>(index) << 32));
     for (;;) {
-      auto jobs = queue_.take(1, true, std::nullopt);
+      auto jobs = queue_.take(1, true);
       if (jobs.empty()) {
         if (queue_.stopped()) return;  // stopping, and everything queued has run
         continue;

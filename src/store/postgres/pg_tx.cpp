@@ -571,15 +571,14 @@ std::optional<std::vector<Block>> PgTx::known_blocks(std::span<const Id> staff_i
     if (it == known_.end() || it->second.exclude != exclude || it->second.now != now)
       return std::nullopt;
     const Interval k = it->second.window;
-    if (k.until <= window.from || window.until <= k.from) return std::nullopt;  // disjoint
+    if (!k.overlaps(window)) return std::nullopt;
     if (window.from < k.from) rest.push_back({id, {window.from, k.from}});
     if (k.until < window.until) rest.push_back({id, {k.until, window.until}});
   }
   std::vector<std::pair<const Statement*, Params>> batch;
   for (const auto& r : rest) {
     Params p;
-    const Id one[] = {r.staff_id};
-    add_window(p.add_ids(ids_of(one)), r.w, exclude, now);
+    add_window(p.add_ids({r.staff_id}), r.w, exclude, now);
     batch.push_back({&sql::kBlocksOf, std::move(p)});
   }
   auto rs = round_trip(batch);
@@ -619,13 +618,10 @@ std::vector<PgTx::Announced> PgTx::queue_announced(const Params* if_busy) {
         drop[wide ? j : i] = true;
         if (!near_ || near_->contains(todo[j].window)) near_ = todo[j].window;
       }
-  size_t kept = 0;
-  for (size_t i = 0; i < todo.size(); ++i) {
-    if (drop[i]) continue;
-    if (kept != i) todo[kept] = std::move(todo[i]);  // (a vector moved onto itself is emptied)
-    ++kept;
-  }
-  todo.resize(kept);
+  std::vector<Announced> kept;
+  for (size_t i = 0; i < todo.size(); ++i)
+    if (!drop[i]) kept.push_back(std::move(todo[i]));
+  todo.swap(kept);
   for (const auto& a : todo) {
     Params p;
     add_window(p.add_ids(a.staff), a.window, a.exclude, a.now);

@@ -16,26 +16,40 @@ std::unique_ptr<Connection> Pool::connect_direct() const {
   return std::make_unique<Connection>(url_, setup_);
 }
 
+void Pool::observe_locked(std::chrono::steady_clock::time_point began) {
+  if (m_.wait)
+    m_.wait->observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+  if (m_.in_use) m_.in_use->set(leased_);
+  if (m_.size) m_.size->set(open_);
+}
+
 Pool::Lease Pool::acquire() {
-  using Clock = std::chrono::steady_clock;
-  const auto began = Clock::now();
-  auto observe = [&] {
-    if (m_.wait) m_.wait->observe(std::chrono::duration<double>(Clock::now() - began).count());
-    if (m_.in_use) m_.in_use->set(leased_);
-    if (m_.size) m_.size->set(open_);
-  };
-  std::unique_lock lock(mu_);
-  if (!cv_.wait_until(lock, began + wait_, [&] { return !idle_.empty() || open_ < size_; })) {
-    observe();
-    throw StoreUnavailable("postgresql: no free connection within " +
-                           std::to_string(wait_.count()) + " ms (pool of " + std::to_string(size_) +
-                           ")");
+  const auto began = std::chrono::steady_clock::now();
+  if (auto l = acquire_until(began, began + wait_)) return std::move(*l);
+  {
+    std::lock_guard lock(mu_);
+    observe_locked(began);
   }
+  throw StoreUnavailable("postgresql: no free connection within " + std::to_string(wait_.count()) +
+                         " ms (pool of " + std::to_string(size_) + ")");
+}
+
+std::optional<Pool::Lease> Pool::try_acquire() {
+  const auto now = std::chrono::steady_clock::now();
+  return acquire_until(now, now);
+}
+
+std::optional<Pool::Lease> Pool::acquire_until(std::chrono::steady_clock::time_point began,
+                                               std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  if (!cv_.wait_until(lock, deadline, [&] { return !idle_.empty() || open_ < size_; }))
+    return std::nullopt;
   if (!idle_.empty()) {
     auto c = std::move(idle_.back());
     idle_.pop_back();
     ++leased_;
-    observe();
+    observe_locked(began);
     return Lease(this, std::move(c));
   }
   // Open a new connection outside the lock (it takes a round trip or a connect timeout).
@@ -45,27 +59,17 @@ Pool::Lease Pool::acquire() {
   try {
     auto c = connect_direct();
     lock.lock();
-    observe();
+    observe_locked(began);
     return Lease(this, std::move(c));
   } catch (const std::exception& e) {
     lock.lock();
     --open_;
     --leased_;
-    observe();
+    observe_locked(began);
     lock.unlock();
     cv_.notify_one();
     throw StoreUnavailable(e.what());
   }
-}
-
-std::optional<Pool::Lease> Pool::try_acquire() {
-  {
-    std::lock_guard lock(mu_);
-    if (idle_.empty() && open_ >= size_) return std::nullopt;
-  }
-  // A connection is free or can be opened: acquire() takes it without waiting (unless another
-  // thread took it in between, when it waits as usual).
-  return acquire();
 }
 
 void Pool::drop_idle() {

@@ -49,7 +49,8 @@ class Pool {
 
   Lease acquire();
   // A connection without waiting for one to be given back: an idle one, or a new one while the
-  // pool is below its size (that connect does block); nullopt when every one is lent out.
+  // pool is below its size (that connect does block); nullopt when every one is lent out (also
+  // when another thread took the last one first).
   // Throws StoreUnavailable when the server cannot be reached.
   std::optional<Lease> try_acquire();
   // Closes the idle connections (after one was found broken: the server probably restarted,
@@ -61,6 +62,11 @@ class Pool {
 
  private:
   void release(std::unique_ptr<Connection> c);
+  // A connection once one is idle or may be opened, waiting until `deadline` (nullopt after);
+  // `began` is when the caller started waiting (for the wait histogram).
+  std::optional<Lease> acquire_until(std::chrono::steady_clock::time_point began,
+                                     std::chrono::steady_clock::time_point deadline);
+  void observe_locked(std::chrono::steady_clock::time_point began);  // holds mu_
 
   const std::string url_;
   const std::vector<std::string> setup_;

@@ -9,6 +9,22 @@
 
 namespace appointd::store::postgres {
 
+// A moving average of yes/no outcomes, about the last 32 weighing most; concurrent updates may
+// lose one (it is an average, not a count). Thread-safe.
+class MovingRate {
+ public:
+  static constexpr int kOne = 1 << 16;  // the rate when every outcome was yes
+  int value() const { return rate_.load(std::memory_order_relaxed); }
+  void record(bool yes) {
+    const int r = value();
+    rate_.store(r + ((yes ? kOne : 0) - r) / kWindow, std::memory_order_relaxed);
+  }
+
+ private:
+  static constexpr int kWindow = 32;
+  std::atomic<int> rate_{0};
+};
+
 class ProbePolicy {
  public:
   enum class Mode { kNever, kAlways, kAuto };
@@ -16,23 +32,17 @@ class ProbePolicy {
 
   bool probe_first() const {
     if (mode_ != Mode::kAuto) return mode_ == Mode::kAlways;
-    return rate_.load(std::memory_order_relaxed) > kThreshold;
+    return rate_.value() > kThreshold;
   }
-  // The outcome of a booking's first overlap check. Concurrent updates may lose one: it is an
-  // average, not a count.
-  void record(bool conflict) {
-    const int r = rate_.load(std::memory_order_relaxed);
-    rate_.store(r + ((conflict ? kOne : 0) - r) / kWindow, std::memory_order_relaxed);
-  }
+  // The outcome of a booking's first overlap check.
+  void record(bool conflict) { rate_.record(conflict); }
 
  private:
-  static constexpr int kOne = 1 << 16;
-  static constexpr int kWindow = 32;  // about the last 32 bookings weigh most
   // Break-even: a probed conflict saves ~6 statements and the lock, a probed free time costs
   // one round trip and a statement (~3 statements' worth).
-  static constexpr int kThreshold = kOne * 35 / 100;
+  static constexpr int kThreshold = MovingRate::kOne * 35 / 100;
   Mode mode_;
-  std::atomic<int> rate_{0};
+  MovingRate rate_;
 };
 
 // Whether a conflict's alternatives read a day around the request at once, or the hours around
@@ -43,17 +53,12 @@ class ProbePolicy {
 // Thread-safe.
 class ReachPolicy {
  public:
-  bool wide_first() const { return rate_.load(std::memory_order_relaxed) > kOne / 2; }
+  bool wide_first() const { return rate_.value() > MovingRate::kOne / 2; }
   // Whether a conflict's alternatives needed the rest of the day.
-  void record(bool needed_rest) {
-    const int r = rate_.load(std::memory_order_relaxed);
-    rate_.store(r + ((needed_rest ? kOne : 0) - r) / kWindow, std::memory_order_relaxed);
-  }
+  void record(bool needed_rest) { rate_.record(needed_rest); }
 
  private:
-  static constexpr int kOne = 1 << 16;
-  static constexpr int kWindow = 32;
-  std::atomic<int> rate_{0};
+  MovingRate rate_;
 };
 
 }  // namespace appointd::store::postgres

@@ -1,7 +1,6 @@
 #include "store/postgres/read_merge.h"
 
 #include <algorithm>
-#include <charconv>
 #include <map>
 #include <string>
 
@@ -10,35 +9,21 @@
 namespace appointd::store::postgres {
 namespace {
 
-// A bigint[] (or int[]) literal of decimal texts.
-std::string array_of(const std::vector<const std::string*>& values) {
-  std::string s = "{";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i) s += ',';
-    s += *values[i];
-  }
-  s += '}';
-  return s;
+std::vector<const Params*> params_of(const std::vector<const Item*>& items) {
+  std::vector<const Params*> ps;
+  for (const Item* it : items) ps.push_back(&it->params);
+  return ps;
 }
 
 // Merges many statements whose $1 is a staff array and whose next `cols` parameters are
 // scalars (kBlocksOfIfBusy: wf, wu, ex, mx, now, bs, bf, bu; kBlocksOf: from, until, ex, mx,
 // now) into `many`: $1 the fibers' indexes, then each scalar as an array, then the staff arrays.
 Item staff_first_many(const std::vector<const Item*>& items, int cols_n, const Statement* many) {
-  std::vector<std::string> ks, staff;
-  std::vector<std::vector<const std::string*>> cols(static_cast<size_t>(cols_n));
-  for (size_t k = 0; k < items.size(); ++k) {
-    ks.push_back(std::to_string(k));
-    for (int c = 0; c < cols_n; ++c)
-      cols[static_cast<size_t>(c)].push_back(&items[k]->params.value(c + 1));
-    staff.push_back(items[k]->params.value(0));
-  }
-  std::vector<const std::string*> kp;
-  for (const auto& s : ks) kp.push_back(&s);
+  const auto ps = params_of(items);
   Params p;
-  p.add(array_of(kp));
-  for (const auto& c : cols) p.add(array_of(c));
-  p.add_texts(staff);
+  p.add_indexes(items.size());
+  for (int c = 1; c <= cols_n; ++c) p.add_numbers_of(ps, c);
+  p.add_texts_of(ps, 0);
   return {many, nullptr, std::move(p), true, false};
 }
 Item blocks_of_if_busy_many(const std::vector<const Item*>& items) {
@@ -50,18 +35,10 @@ Item blocks_of_many(const std::vector<const Item*>& items) {
 
 // Merges many kReserveIdsAndCustomerIfFree (params: company, phone, staff, f, u, ex, mx, now).
 Item reserve_many(const std::vector<const Item*>& items) {
-  std::vector<std::string> ks, phones;
-  std::vector<std::vector<const std::string*>> cols(8);
-  for (size_t k = 0; k < items.size(); ++k) {
-    ks.push_back(std::to_string(k));
-    phones.push_back(items[k]->params.value(1));
-    for (int c = 0; c < 8; ++c) cols[static_cast<size_t>(c)].push_back(&items[k]->params.value(c));
-  }
-  std::vector<const std::string*> kp;
-  for (const auto& s : ks) kp.push_back(&s);
+  const auto ps = params_of(items);
   Params p;
-  p.add(array_of(kp)).add(array_of(cols[0])).add_texts(phones);
-  for (int c = 2; c < 8; ++c) p.add(array_of(cols[static_cast<size_t>(c)]));
+  p.add_indexes(items.size()).add_numbers_of(ps, 0).add_texts_of(ps, 1);
+  for (int c = 2; c < 8; ++c) p.add_numbers_of(ps, c);
   return {&sql::kReserveIdsAndCustomerIfFreeMany, nullptr, std::move(p), true, false};
 }
 
@@ -77,6 +54,7 @@ ReadMerge::ReadMerge(const std::vector<const std::vector<Item>*>& queues) {
     Item (*merge)(const std::vector<const Item*>&);
     std::vector<const Item*> members;
     size_t pos = 0;
+    size_t next = 0;  // members placed so far (both passes walk the queues in one order)
   };
   Group groups[] = {{&sql::kBlocksOfIfBusy, &blocks_of_if_busy_many, {}},
                     {&sql::kBlocksOf, &blocks_of_many, {}},
@@ -90,7 +68,6 @@ ReadMerge::ReadMerge(const std::vector<const std::vector<Item>*>& queues) {
     g.pos = scope_.size();
     owned_.push_back(g.merge(g.members));
     scope_.push_back(&owned_.back());
-    merged_.push_back(true);
   }
   std::map<std::string, size_t> versions;  // company id -> position of its catalog check
   for (size_t f = 0; f < n; ++f) {
@@ -98,15 +75,13 @@ ReadMerge::ReadMerge(const std::vector<const std::vector<Item>*>& queues) {
       size_t pos = scope_.size();
       int instance = -1;
       bool placed = false;
-      for (auto& g : groups) {
-        if (g.members.size() < 2) continue;
-        auto m = std::find(g.members.begin(), g.members.end(), &it);
-        if (m != g.members.end()) {
+      for (auto& g : groups)
+        if (it.st == g.st && it.want && g.members.size() >= 2) {
           pos = g.pos;
-          instance = static_cast<int>(m - g.members.begin());
+          instance = static_cast<int>(g.next++);
           placed = true;
+          break;
         }
-      }
       if (!placed && it.st == &sql::kCatalogVersion && it.want) {
         auto [v, fresh] = versions.emplace(it.params.value(0), scope_.size());
         pos = v->second;
@@ -115,7 +90,6 @@ ReadMerge::ReadMerge(const std::vector<const std::vector<Item>*>& queues) {
       if (!placed) {
         pos = scope_.size();
         scope_.push_back(&it);
-        merged_.push_back(false);
       }
       if (std::find(positions_[f].begin(), positions_[f].end(), pos) == positions_[f].end())
         positions_[f].push_back(pos);
@@ -142,7 +116,7 @@ void ReadMerge::index(const ScopeResult& out) {
   for (size_t p = 0; p < scope_.size() && static_cast<size_t>(row) < out.rows.size(); ++p)
     if (scope_[p]->want) row_of_[p] = row++;
   for (size_t p = 0; p < scope_.size(); ++p) {
-    if (!merged_[p] || row_of_[p] < 0) continue;
+    if (p >= owned_.size() || row_of_[p] < 0) continue;  // not a *Many statement
     const Result& r = out.rows[static_cast<size_t>(row_of_[p])];
     auto& by = instance_rows_[p];
     for (int i = 0; i < r.rows(); ++i) {

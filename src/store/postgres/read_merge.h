@@ -41,10 +41,9 @@ class ReadMerge {
   };
   void index(const ScopeResult& out);
   Scope scope_;
-  std::deque<Item> owned_;                      // the merged statements (stable addresses)
+  std::deque<Item> owned_;  // the merged statements (stable addresses), positions 0..size-1
   std::vector<std::vector<Slot>> wanted_;       // per fiber: its wanted statements' answers
   std::vector<std::vector<size_t>> positions_;  // per fiber: the positions it has a part in
-  std::vector<bool> merged_;                    // per position: a *Many statement
   // After the exchange: per position, its index in out.rows (-1: not wanted); per merged
   // position, the rows of each instance.
   bool indexed_ = false;
