@@ -6,6 +6,7 @@
 #include "booking/customers.h"
 #include "booking/planning.h"
 #include "domain/conflict.h"
+#include "domain/text.h"
 
 namespace appointd::booking {
 namespace {
@@ -66,7 +67,7 @@ Result<Appointment> load_for_change(store::WriteTx& tx, Id company_id, Id id,
 }  // namespace
 
 Result<Appointment> book(store::WriteTx& tx, const Book& c) {
-  if (c.notes.size() > 2000) return Error::validation("notes are at most 2000 characters");
+  if (!fits_chars(c.notes, 2000)) return Error::validation("notes are at most 2000 characters");
   Id customer_id = 0;
   if (c.customer_id) {
     auto cu = tx.customer(c.company_id, *c.customer_id);
@@ -128,7 +129,7 @@ Result<Appointment> book(store::WriteTx& tx, const Book& c) {
 }
 
 Result<Appointment> cancel(store::WriteTx& tx, const Cancel& c) {
-  if (c.reason.size() > 2000) return Error::validation("reason is at most 2000 characters");
+  if (!fits_chars(c.reason, 2000)) return Error::validation("reason is at most 2000 characters");
   auto a = load_for_change(tx, c.company_id, c.appointment_id, c.expected_version);
   if (!a) return a;
   tx.deactivate_segments(a->id);

@@ -51,9 +51,18 @@ Result<Availability> availability(store::ReadTx& tx, const AvailabilityQuery& q)
   if (!co) return Error::not_found("company");
   const SlotRules rules = slot_rules(co->settings, q.now);
   Availability out{*svc, {}};
+  size_t listed = 0;
   for (const auto& [id, cal] : load_calendars(tx, q.company_id, *ids, q.window, q.now)) {
     StaffSlots s{id, cal.zone, cal.scheduled, {}};
-    s.starts = free_starts(cal, *svc, q.window, rules, kMaxSlotsPerStaff);
+    s.starts = free_starts(cal, *svc, q.window, rules, kMaxSlotsPerReply - listed + 1);
+    listed += s.starts.size();
+    if (listed > kMaxSlotsPerReply) {
+      Error e{ErrorCode::kTooManySlots,
+              "more than " + std::to_string(kMaxSlotsPerReply) +
+                  " free starts; ask for a shorter window or one staff member"};
+      e.extra["max_slots"] = kMaxSlotsPerReply;
+      return e;
+    }
     out.staff.push_back(std::move(s));
   }
   return out;

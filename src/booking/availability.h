@@ -12,7 +12,8 @@
 namespace appointd::booking {
 
 inline constexpr int kMaxAvailabilityDays = 31;
-inline constexpr size_t kMaxSlotsPerStaff = 5000;
+// Starts one availability reply lists at most, over all its staff (about 0.4 MB of JSON).
+inline constexpr size_t kMaxSlotsPerReply = 5000;
 inline constexpr size_t kMaxSequences = 20;
 
 struct AvailabilityQuery {
@@ -36,7 +37,8 @@ struct Availability {
 };
 
 // Errors: not_found (service, staff), validation_failed (window empty or over
-// kMaxAvailabilityDays; the staff member does not perform the service or is inactive).
+// kMaxAvailabilityDays; the staff member does not perform the service or is inactive),
+// too_many_slots (more than kMaxSlotsPerReply starts: the work stops at the first one over).
 Result<Availability> availability(store::ReadTx& tx, const AvailabilityQuery& q);
 
 struct CompositeItem {

@@ -6,13 +6,14 @@
 #include "domain/phone.h"
 #include "domain/schedule.h"
 #include "domain/segments.h"
+#include "domain/text.h"
 #include "domain/zone.h"
 
 namespace appointd::booking {
 namespace {
 
 std::optional<Error> check_name(const std::string& name, const char* field) {
-  if (name.empty() || name.size() > 200)
+  if (name.empty() || !fits_chars(name, 200))
     return Error::validation(std::string(field) + " must be 1 to 200 characters");
   return std::nullopt;
 }
@@ -73,7 +74,7 @@ Result<Service> create_service(store::WriteTx& tx, const CreateService& c) {
 
 Result<Staff> create_staff(store::WriteTx& tx, const CreateStaff& c) {
   if (auto e = check_name(c.name, "name")) return *e;
-  if (c.email.size() > 200) return Error::validation("email is longer than 200 characters");
+  if (!fits_chars(c.email, 200)) return Error::validation("email is longer than 200 characters");
   if (!tx.branch(c.company_id, c.branch_id)) return Error::not_found("branch");
   Staff s;
   s.company_id = c.company_id;

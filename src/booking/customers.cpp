@@ -1,6 +1,7 @@
 #include "booking/customers.h"
 
 #include "domain/phone.h"
+#include "domain/text.h"
 
 namespace appointd::booking {
 
@@ -23,7 +24,7 @@ std::optional<Error> normalize_customer(CustomerInput& c, const std::string& cou
 }
 
 bool customer_text_fits(const CustomerInput& c) {
-  return c.name.size() <= 200 && c.email.size() <= 200;
+  return fits_chars(c.name, 200) && fits_chars(c.email, 200);
 }
 
 Result<store::CustomerUpsert> upsert_customer(store::WriteTx& tx, const UpsertCustomer& c) {

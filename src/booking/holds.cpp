@@ -3,13 +3,14 @@
 #include <algorithm>
 
 #include "booking/planning.h"
+#include "domain/text.h"
 
 namespace appointd::booking {
 
 Result<Hold> create_hold(store::WriteTx& tx, const CreateHold& c) {
   if (c.ttl_seconds < 1 || c.ttl_seconds > kMaxHoldTtl)
     return Error::validation("ttl_seconds must be between 1 and " + std::to_string(kMaxHoldTtl));
-  if (c.owner.size() > 200) return Error::validation("owner is at most 200 characters");
+  if (!fits_chars(c.owner, 200)) return Error::validation("owner is at most 200 characters");
   Id branch_id = 0;
   auto segs =
       plan(tx, c.company_id, {{c.staff_id, c.service_id, c.start, std::nullopt}}, &branch_id);

@@ -83,18 +83,19 @@ std::optional<Error> check_rules(store::ReadTx& tx, Id company_id, const std::ve
     span.until = std::max(span.until, s.time.until);
   }
   auto ids = staff_of(segs);
-  // The span holds the segments' times: nothing beyond it matters to the rules.
-  auto cals = load_calendars(tx, company_id, ids, span, now, 0, 0, false, Seconds{0});
-  bool any = false;
-  for (const auto& [id, c] : cals) any |= c.scheduled || !c.time_off.empty();
-  if (!any) return std::nullopt;  // unscheduled staff without time off: nothing to check
   auto co = tx.company(company_id);
   const SchedulingSettings settings = co ? co->settings : SchedulingSettings{};
   const SlotRules rules = slot_rules(settings, now);
+  // The span holds the segments' times: nothing beyond it matters to the rules.
+  auto cals = load_calendars(tx, company_id, ids, span, now, 0, 0, false, Seconds{0});
+  bool any = span.from < rules.earliest;  // the notice holds for unscheduled staff too
+  for (const auto& [id, c] : cals) any |= c.scheduled || !c.time_off.empty();
+  if (!any) return std::nullopt;  // unscheduled staff without time off, not too soon: all fine
   for (size_t i = 0; i < segs.size(); ++i) {
     auto it = cals.find(segs[i].staff_id);
-    if (it == cals.end()) continue;
-    auto code = rule_violation(it->second, {segs[i].time, segs[i].blocked}, rules);
+    const Calendar unscheduled{};
+    auto code = rule_violation(it == cals.end() ? unscheduled : it->second,
+                               {segs[i].time, segs[i].blocked}, rules);
     if (!code) continue;
     std::string detail;
     switch (*code) {

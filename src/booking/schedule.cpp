@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "domain/schedule.h"
+#include "domain/text.h"
 
 namespace appointd::booking {
 
@@ -35,7 +36,7 @@ Result<TimeOff> add_time_off(store::WriteTx& tx, const AddTimeOff& c) {
   if (c.time.until <= c.time.from) return Error::validation("ends_at must be after starts_at");
   if (c.time.length() > date::days{kMaxTimeOffDays})
     return Error::validation("time off lasts at most " + std::to_string(kMaxTimeOffDays) + " days");
-  if (c.reason.size() > 500) return Error::validation("reason is at most 500 characters");
+  if (!fits_chars(c.reason, 500)) return Error::validation("reason is at most 500 characters");
   TimeOff t{0, c.staff_id, c.time, c.reason};
   t.id = tx.insert_time_off(t);
   return t;

@@ -8,6 +8,25 @@
 #include "obs/log.h"
 
 namespace appointd::cli {
+namespace {
+
+// "HOST:PORT" (the last colon splits, so "[::1]:80" keeps its brackets' content) or a
+// ValidationError naming the flag.
+std::pair<std::string, std::uint16_t> split_host_port(const char* flag, const std::string& v) {
+  const auto colon = v.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == v.size())
+    throw CLI::ValidationError(flag, "want HOST:PORT");
+  const std::string port = v.substr(colon + 1);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) > 65535)
+    throw CLI::ValidationError(flag, "the port must be 0..65535");
+  std::string host = v.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  return {host, static_cast<std::uint16_t>(std::stoi(port))};
+}
+
+}  // namespace
 
 void add_serve(CLI::App& app) {
   struct Flags {
@@ -15,6 +34,8 @@ void add_serve(CLI::App& app) {
     std::string listen = "127.0.0.1:8080";
     int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     int read_timeout = 10, idle_timeout = 60, max_connections = 4096;
+    int max_connections_per_ip = 256;
+    std::string metrics_listen;
   };
   auto f = std::make_shared<Flags>();
   auto* cmd = app.add_subcommand("serve", "Serve the HTTP API");
@@ -38,12 +59,21 @@ void add_serve(CLI::App& app) {
       ->envname("APPOINTD_MAX_CONNECTIONS")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
+  cmd->add_option("--max-connections-per-ip", f->max_connections_per_ip,
+                  "open connections from one client address at most")
+      ->envname("APPOINTD_MAX_CONNECTIONS_PER_IP")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  cmd->add_option("--metrics-listen", f->metrics_listen,
+                  "HOST:PORT of a separate listener for /metrics, /healthz and /readyz; "
+                  "/metrics then leaves the API address (default: served on --listen)")
+      ->envname("APPOINTD_METRICS_LISTEN");
   cmd->callback([f] {
-    auto colon = f->listen.rfind(':');
-    if (colon == std::string::npos) throw CLI::ValidationError("--listen", "want HOST:PORT");
     http::ServerOptions so;
-    so.host = f->listen.substr(0, colon);
-    so.port = static_cast<std::uint16_t>(std::stoi(f->listen.substr(colon + 1)));
+    std::tie(so.host, so.port) = split_host_port("--listen", f->listen);
+    if (!f->metrics_listen.empty())
+      std::tie(so.ops_host, so.ops_port) = split_host_port("--metrics-listen", f->metrics_listen);
+    so.max_connections_per_ip = f->max_connections_per_ip;
     so.threads = f->threads;
     so.read_timeout = std::chrono::seconds(f->read_timeout);
     so.idle_timeout = std::chrono::seconds(f->idle_timeout);
@@ -56,17 +86,18 @@ void add_serve(CLI::App& app) {
     auto store = store::open_store(opts);
     SystemClock clock;
     PhoneNormalizer phones;
-    http::App app({*store, clock, metrics, phones});
+    http::App app({*store, clock, metrics, phones}, !so.ops_host.empty());
     http::run_server(
         so,
         [&app](http::Request&& r, http::Reply reply) {
           app.handle(std::move(r), std::move(reply));
         },
-        metrics,
-        [&](std::uint16_t port) {
+        [&app](const http::Request& head) { return app.admit(head); }, metrics,
+        [&](std::uint16_t port, std::uint16_t ops_port) {
           obs::log_info("listening", "\"host\":\"" + obs::json_escape(so.host) +
-                                         "\",\"port\":" + std::to_string(port) + ",\"store\":\"" +
-                                         store->backend() + "\"");
+                                         "\",\"port\":" + std::to_string(port) +
+                                         ",\"metrics_port\":" + std::to_string(ops_port) +
+                                         ",\"store\":\"" + store->backend() + "\"");
         });
   });
 }

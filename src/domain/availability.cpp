@@ -56,8 +56,9 @@ Placement place(const Service& service, Instant start) {
 }
 
 std::optional<ErrorCode> rule_violation(const Calendar& c, const Placement& p, const SlotRules& r) {
+  // Nobody books the past: the notice holds for scheduled and unscheduled staff alike.
+  if (p.time.from < r.earliest) return ErrorCode::kTooSoon;
   if (c.scheduled) {
-    if (p.time.from < r.earliest) return ErrorCode::kTooSoon;
     if (p.time.from >= r.latest) return ErrorCode::kBeyondHorizon;
     auto it = first_ending_after(c.working, p.time.from);
     if (it == c.working.end() || !it->contains(p.time)) return ErrorCode::kOutsideWorkingHours;

@@ -55,6 +55,7 @@ int http_status(ErrorCode c) {
     case ErrorCode::kTooSoon:
     case ErrorCode::kBeyondHorizon:
     case ErrorCode::kHoldMismatch:
+    case ErrorCode::kTooManySlots:
       return 422;
     case ErrorCode::kHoldExpired:
       return 409;
@@ -100,6 +101,8 @@ const char* code_name(ErrorCode c) {
       return "hold_expired";
     case ErrorCode::kHoldMismatch:
       return "hold_mismatch";
+    case ErrorCode::kTooManySlots:
+      return "too_many_slots";
   }
   return "internal_error";
 }
@@ -142,6 +145,8 @@ const char* title_of(ErrorCode c) {
       return "Hold expired";
     case ErrorCode::kHoldMismatch:
       return "Hold does not match";
+    case ErrorCode::kTooManySlots:
+      return "Too many slots";
   }
   return "Internal error";
 }

@@ -33,6 +33,8 @@ enum class ErrorCode {
   // Holds:
   kHoldExpired,   // 409: the hold given with a booking has expired
   kHoldMismatch,  // 422: the hold is for another staff member, service or start
+  // Bounds on what one request may ask for:
+  kTooManySlots,  // 422: an availability answer would list more starts than one reply carries
 };
 
 struct SlotConflict;  // domain/conflict.h

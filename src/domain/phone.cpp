@@ -13,6 +13,9 @@ std::optional<std::string> normalize_phone(std::string_view raw, std::string_vie
   PhoneNumber n;
   if (util->Parse(std::string(raw), std::string(region), &n) != PhoneNumberUtil::NO_PARSING_ERROR)
     return std::nullopt;
+  // An extension ("ext. 12", ";ext=12", "x12") names a line behind the number, not a caller:
+  // dropping it would merge callers, keeping it breaks E.164. Refused.
+  if (n.has_extension()) return std::nullopt;
   if (!util->IsValidNumber(n)) return std::nullopt;
   std::string out;
   util->Format(n, PhoneNumberUtil::E164, &out);

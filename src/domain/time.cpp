@@ -57,7 +57,9 @@ std::optional<Instant> parse_rfc3339(std::string_view s) {
   if (!ymd.ok()) return std::nullopt;
   auto t = date::sys_days{ymd} + std::chrono::hours{h} + std::chrono::minutes{mi} +
            std::chrono::seconds{se} - std::chrono::minutes{offset_min};
-  return Instant{std::chrono::duration_cast<Seconds>(t.time_since_epoch())};
+  const Instant out{std::chrono::duration_cast<Seconds>(t.time_since_epoch())};
+  if (to_unix(out) < kMinUnix || to_unix(out) >= kMaxUnix) return std::nullopt;
+  return out;
 }
 
 std::string format_rfc3339(Instant t) {

@@ -2,13 +2,44 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <stdexcept>
 #include <string>
+#include <unordered_set>
 
 namespace appointd {
 
+namespace {
+
+// The canonical names: those of the Zone lines ("Z Europe/Berlin ...") of the system tzdata's
+// compact source, read once. On Debian every link ("US/Eastern", "UTC") is a symlink that the
+// OS tz database loads as a zone of that name, so the tz database alone cannot tell them apart.
+// Empty when the file is missing.
+const std::unordered_set<std::string>& canonical_zone_names() {
+  static const std::unordered_set<std::string> names = [] {
+    std::unordered_set<std::string> out;
+    std::ifstream in("/usr/share/zoneinfo/tzdata.zi");
+    std::string line;
+    while (std::getline(in, line))
+      if (line.size() > 2 && line[0] == 'Z' && line[1] == ' ')
+        out.insert(line.substr(2, line.find(' ', 2) - 2));
+    return out;
+  }();
+  return names;
+}
+
+}  // namespace
+
 bool is_valid_time_zone(std::string_view name) {
-  return find_zone(name) != nullptr;
+  // Canonical IANA names only: a link ("US/Eastern"), a system file ("localtime",
+  // "posixrules") or another spelling names no zone of its own. "UTC" is the one link
+  // accepted, being what everybody writes.
+  const Zone* z = find_zone(name);
+  if (z == nullptr) return false;
+  if (name == "UTC") return true;
+  const auto& canonical = canonical_zone_names();
+  if (!canonical.empty()) return canonical.count(std::string(name)) > 0;
+  return z->name() == name;  // without tzdata.zi: at least the links the tz database knows
 }
 
 const Zone* find_zone(std::string_view name) {

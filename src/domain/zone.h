@@ -12,7 +12,8 @@ namespace appointd {
 
 using Zone = date::time_zone;
 
-// True when `name` is a zone of the system tz database ("Europe/Berlin").
+// True when `name` is the canonical name of a zone of the system tz database ("Europe/Berlin"),
+// or "UTC"; links and system files ("US/Eastern", "localtime") are not.
 bool is_valid_time_zone(std::string_view name);
 
 // The zone called `name`, or nullptr when there is none. The pointer lives as long as the

@@ -12,10 +12,35 @@ namespace appointd::http {
 using nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;
 
+// A route with its metrics. The series are created on first use, so /metrics lists only the
+// routes and status classes that were answered (its size follows the traffic's variety, which
+// the route table bounds, not its volume); labels come from the route table only.
 struct App::RouteEntry {
   RouteDef def;
-  std::array<obs::Counter*, 5> requests{};  // by status class 1xx..5xx
-  std::array<obs::Histogram*, 5> latency{};
+  obs::Registry* metrics = nullptr;
+  std::array<std::atomic<obs::Counter*>, 5> requests{};  // by status class 1xx..5xx
+  std::atomic<obs::Histogram*> latency{nullptr};
+
+  void record(int status, double seconds) {
+    static const char* kClasses[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+    const int cls = std::clamp(status / 100, 1, 5) - 1;
+    obs::Counter* c = requests[cls].load(std::memory_order_acquire);
+    if (!c) {  // racing creators get the same series from the registry
+      c = &metrics->counter(
+          "appointd_http_requests_total", "HTTP requests by route and status class",
+          {{"route", def.pattern}, {"method", def.method}, {"status", kClasses[cls]}});
+      requests[cls].store(c, std::memory_order_release);
+    }
+    c->inc();
+    obs::Histogram* h = latency.load(std::memory_order_acquire);
+    if (!h) {
+      h = &metrics->histogram("appointd_http_request_duration_seconds",
+                              "HTTP request latency by route", obs::latency_buckets(),
+                              {{"route", def.pattern}, {"method", def.method}});
+      latency.store(h, std::memory_order_release);
+    }
+    h->observe(seconds);
+  }
 };
 
 namespace {
@@ -23,15 +48,7 @@ namespace {
 std::shared_ptr<App::RouteEntry> make_entry(obs::Registry& m, const RouteDef& d) {
   auto e = std::make_shared<App::RouteEntry>();
   e->def = d;
-  static const char* kClasses[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
-  for (int i = 0; i < 5; ++i) {
-    obs::Labels l{{"route", d.pattern}, {"method", d.method}, {"status", kClasses[i]}};
-    e->requests[i] =
-        &m.counter("appointd_http_requests_total", "HTTP requests by route and status class", l);
-    e->latency[i] =
-        &m.histogram("appointd_http_request_duration_seconds",
-                     "HTTP request latency by route and status class", obs::latency_buckets(), l);
-  }
+  e->metrics = &m;
   return e;
 }
 
@@ -40,6 +57,14 @@ std::shared_ptr<App::RouteEntry> make_entry(obs::Registry& m, const RouteDef& d)
 Response unavailable() {
   Response r = problem(503, "unavailable", "Unavailable",
                        "the database is not available right now; nothing was changed, retry later");
+  r.headers.push_back({"Retry-After", "1"});
+  return r;
+}
+
+Response too_many_connections() {
+  Response r = problem(503, "too_many_connections", "Too many connections",
+                       "the server is at its connection limit (in all or for your address); "
+                       "retry shortly");
   r.headers.push_back({"Retry-After", "1"});
   return r;
 }
@@ -59,7 +84,7 @@ void Ctx::send(Response r) {
   reply(std::move(r));
 }
 
-App::App(Env env) : env_(env) {
+App::App(Env env, bool metrics_on_ops_only) : env_(env), metrics_on_ops_only_(metrics_on_ops_only) {
   std::vector<RouteDef> defs;
   service_routes(defs);
   catalog_routes(defs);
@@ -74,75 +99,113 @@ App::App(Env env) : env_(env) {
 
 App::~App() = default;
 
+namespace {
+
+bool is_service_route(const RouteDef& d) {
+  return d.access == Access::kPublic;  // /healthz, /readyz, /metrics
+}
+
+}  // namespace
+
+std::optional<Response> App::route(Ctx& c, std::shared_ptr<RouteEntry>& entry) const {
+  if (!parse_target(c.req.target, c.path, c.query))
+    return problem(400, "bad_request", "Bad request",
+                   "broken percent-encoding or a repeated query parameter in the target");
+  auto m = router_.match(c.req.method, c.path);
+  if (!m.target) {
+    if (c.req.channel == Channel::kOverCap) return too_many_connections();
+    if (m.path_known)
+      return problem(405, "method_not_allowed", "Method not allowed",
+                     c.req.method + " is not allowed on " + c.path);
+    return problem(404, "not_found", "Not found", "no route for " + c.path);
+  }
+  entry = *m.target;
+  c.params = std::move(m.params);
+  const RouteDef& def = entry->def;
+  const bool service = is_service_route(def);
+  switch (c.req.channel) {
+    case Channel::kOverCap:
+      if (!service) return too_many_connections();
+      break;
+    case Channel::kOps:
+      if (!service) return problem(404, "not_found", "Not found", "no route for " + c.path);
+      break;
+    case Channel::kApi:
+      if (metrics_on_ops_only_ && std::string_view(def.pattern) == "/metrics")
+        return problem(404, "not_found", "Not found", "metrics are served on --metrics-listen");
+      break;
+  }
+  return std::nullopt;
+}
+
+std::optional<Response> App::authenticate(Ctx& c, const RouteDef& def) {
+  if (def.access == Access::kPublic) return std::nullopt;
+  auto auth = c.req.header("authorization");
+  std::optional<Principal> who;
+  if (auth && auth->size() > 7 && strncasecmp(auth->data(), "Bearer ", 7) == 0) {
+    const std::string hash = sha256_hex(auth->substr(7));
+    who = auth_.find(hash, [&]() -> std::optional<Principal> {
+      std::optional<Principal> p;
+      env_.store.read([&](store::ReadTx& tx) {
+        auto k = tx.api_key_by_hash(hash);
+        if (!k) return;
+        std::string country;
+        if (k->company_id) {
+          auto co = tx.company(k->company_id);
+          if (!co) return;
+          country = co->country;
+        }
+        p = Principal{*k, country};
+      });
+      return p;
+    });
+  }
+  if (!who)
+    return problem(401, "unauthorized", "Unauthorized",
+                   "a valid Authorization: Bearer <key> header is required");
+  const bool platform = who->key.role == KeyRole::kPlatform;
+  if (def.access == Access::kPlatform && !platform)
+    return problem(403, "forbidden", "Forbidden", "this needs a platform key");
+  if (def.access == Access::kCompany && platform)
+    return problem(403, "forbidden", "Forbidden", "this needs a company key");
+  c.key = who->key;
+  c.country = who->country;
+  return std::nullopt;
+}
+
+std::optional<Response> App::admit(const Request& head) {
+  Ctx c;
+  c.req = head;
+  std::shared_ptr<RouteEntry> entry = unmatched_;
+  try {
+    if (auto answer = route(c, entry)) return answer;
+    return authenticate(c, entry->def);
+  } catch (const std::exception& e) {
+    obs::log_warn("could not vet a request head",
+                  "\"request_id\":\"" + obs::json_escape(head.request_id) + "\",\"error\":\"" +
+                      obs::json_escape(e.what()) + "\"");
+    return unavailable();
+  }
+}
+
 void App::handle(Request&& req, Reply reply) {
   auto c = std::make_shared<Ctx>();
   c->now = env_.clock.now();
-  std::string method = req.method;
   const auto started = SteadyClock::now();
   c->req = std::move(req);
 
   std::shared_ptr<RouteEntry> entry = unmatched_;
-  Router<std::shared_ptr<RouteEntry>>::Match m;
-  bool target_ok = parse_target(c->req.target, c->path, c->query);
-  if (target_ok) {
-    m = router_.match(method, c->path);
-    if (m.target) entry = *m.target;
-  }
+  std::optional<Response> early = route(*c, entry);
   // Count and time every answer under its route, whichever thread completes it.
   c->reply = [entry, started, reply = std::move(reply)](Response r) mutable {
-    int cls = std::clamp(r.status / 100, 1, 5) - 1;
-    entry->requests[cls]->inc();
-    entry->latency[cls]->observe(
-        std::chrono::duration<double>(SteadyClock::now() - started).count());
+    entry->record(r.status, std::chrono::duration<double>(SteadyClock::now() - started).count());
     reply(std::move(r));
   };
-
-  if (!target_ok)
-    return c->send(
-        problem(400, "bad_request", "Bad request", "broken percent-encoding in the target"));
-  if (!m.target) {
-    if (m.path_known)
-      return c->send(problem(405, "method_not_allowed", "Method not allowed",
-                             method + " is not allowed on " + c->path));
-    return c->send(problem(404, "not_found", "Not found", "no route for " + c->path));
-  }
-  c->params = std::move(m.params);
+  if (early) return c->send(std::move(*early));
 
   try {
     const RouteDef& def = entry->def;
-    if (def.access != Access::kPublic) {
-      auto auth = c->req.header("authorization");
-      std::optional<Principal> who;
-      if (auth && auth->size() > 7 && strncasecmp(auth->data(), "Bearer ", 7) == 0) {
-        const std::string hash = sha256_hex(auth->substr(7));
-        who = auth_.find(hash, [&]() -> std::optional<Principal> {
-          std::optional<Principal> p;
-          env_.store.read([&](store::ReadTx& tx) {
-            auto k = tx.api_key_by_hash(hash);
-            if (!k) return;
-            std::string country;
-            if (k->company_id) {
-              auto co = tx.company(k->company_id);
-              if (!co) return;
-              country = co->country;
-            }
-            p = Principal{*k, country};
-          });
-          return p;
-        });
-      }
-      if (!who)
-        return c->send(problem(401, "unauthorized", "Unauthorized",
-                               "a valid Authorization: Bearer <key> header is required"));
-      const ApiKey* key = &who->key;
-      bool platform = key->role == KeyRole::kPlatform;
-      if (def.access == Access::kPlatform && !platform)
-        return c->send(problem(403, "forbidden", "Forbidden", "this needs a platform key"));
-      if (def.access == Access::kCompany && platform)
-        return c->send(problem(403, "forbidden", "Forbidden", "this needs a company key"));
-      c->key = *key;
-      c->country = who->country;
-    }
+    if (auto refused = authenticate(*c, def)) return c->send(std::move(*refused));
     def.fn(env_, c);
   } catch (const store::StoreUnavailable& e) {
     obs::log_warn("store unavailable", "\"request_id\":\"" + obs::json_escape(c->req.request_id) +
@@ -195,7 +258,7 @@ void write(Env& env, const CtxPtr& c, std::function<Response(store::WriteTx&)> f
                              (body.is_discarded() ? c->req.body : body.dump()));
   }
   auto result = std::make_shared<Response>();
-  const Id company = c->company();
+  const Id company = c->idempotency_scope();
   const Instant now = c->now;
   env.store.write(
       [result, key, fingerprint, company, now, fn = std::move(fn)](store::WriteTx& tx) {
@@ -218,7 +281,9 @@ void write(Env& env, const CtxPtr& c, std::function<Response(store::WriteTx&)> f
         *result = fn(tx);
         if (key && result->status < 500) {
           result->finish();  // the stored outcome needs its bytes now
-          tx.store_idempotency(company, *key, {fingerprint, result->status, result->body}, now);
+          tx.store_idempotency(
+              company, *key,
+              {fingerprint, result->status, result->replay_body.value_or(result->body)}, now);
         }
       },
       [c, result, observe = std::move(observe)](std::exception_ptr e) {

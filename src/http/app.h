@@ -38,24 +38,44 @@ struct Ctx {
   bool replied = false;
 
   Id company() const { return key.company_id; }
+  // Whose Idempotency-Keys a request's key shares: its company's, or for a platform key (no
+  // company) the key's own, as -key id, so two platform keys never replay each other.
+  Id idempotency_scope() const { return key.company_id ? key.company_id : -key.id; }
   void send(Response r);
 };
 using CtxPtr = std::shared_ptr<Ctx>;
 
 enum class Access { kPublic, kPlatform, kCompany };
 using RouteFn = void (*)(Env&, const CtxPtr&);
+struct RouteDef {
+  const char* method;
+  const char* pattern;
+  RouteFn fn;
+  Access access;
+};
 
 class App {
  public:
-  explicit App(Env env);
+  // metrics_on_ops_only: /metrics is served on the operations listener only (Channel::kOps).
+  explicit App(Env env, bool metrics_on_ops_only = false);
   ~App();
   // The http::Handler: thread-safe.
   void handle(Request&& req, Reply reply);
+  // The http::Admit: routes and authenticates a head that waits for 100 Continue; the answer
+  // that refuses it, or nullopt. Thread-safe.
+  std::optional<Response> admit(const Request& head);
 
   struct RouteEntry;  // a route with its metrics
 
  private:
+  // Parses the target and finds the route (entry, c.path, c.query, c.params), applying the
+  // channel's rules; the answer that ends the request, or nullopt.
+  std::optional<Response> route(Ctx& c, std::shared_ptr<RouteEntry>& entry) const;
+  // Checks the key a route needs (c.key, c.country); the refusal, or nullopt.
+  std::optional<Response> authenticate(Ctx& c, const RouteDef& def);
+
   Env env_;
+  bool metrics_on_ops_only_;
   AuthCache auth_{std::chrono::seconds(10)};
   Router<std::shared_ptr<RouteEntry>> router_;
   std::shared_ptr<RouteEntry> unmatched_;
@@ -82,12 +102,6 @@ template <class T, class Enc>
 Response respond(Result<T> r, int status, Enc enc);
 
 // Route tables, one per resource file.
-struct RouteDef {
-  const char* method;
-  const char* pattern;
-  RouteFn fn;
-  Access access;
-};
 void service_routes(std::vector<RouteDef>& out);  // healthz, readyz, metrics
 void catalog_routes(std::vector<RouteDef>& out);  // companies, branches, services, staff
 void customer_routes(std::vector<RouteDef>& out);

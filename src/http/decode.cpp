@@ -1,6 +1,9 @@
 #include "http/decode.h"
 
+#include <set>
+
 #include "domain/schedule.h"
+#include "domain/text.h"
 #include "http/problem.h"
 
 namespace appointd::http {
@@ -8,9 +11,37 @@ namespace appointd::http {
 using nlohmann::json;
 
 std::optional<json> parse_object(const std::string& body, Response* err) {
-  json j = json::parse(body, nullptr, false);
+  // RFC 8259 leaves duplicate names to the parser, which keeps the last: two readers of one
+  // body could then disagree on what it says. Refused instead. One set of names per open
+  // object, innermost last.
+  std::vector<std::set<std::string, std::less<>>> open;
+  std::string duplicate;
+  json::parser_callback_t check = [&](int, json::parse_event_t ev, json& parsed) {
+    switch (ev) {
+      case json::parse_event_t::object_start:
+        open.emplace_back();
+        break;
+      case json::parse_event_t::object_end:
+        if (!open.empty()) open.pop_back();
+        break;
+      case json::parse_event_t::key:
+        if (!open.empty() && !open.back().insert(parsed.get<std::string>()).second &&
+            duplicate.empty())
+          duplicate = parsed.get<std::string>();
+        break;
+      default:
+        break;
+    }
+    return true;
+  };
+  json j = json::parse(body, check, false);
   if (j.is_discarded()) {
     *err = problem(400, "malformed_json", "Malformed JSON", "the body is not valid JSON");
+    return std::nullopt;
+  }
+  if (!duplicate.empty()) {
+    *err = problem(400, "malformed_json", "Malformed JSON",
+                   "the name \"" + duplicate.substr(0, 64) + "\" appears twice in one object");
     return std::nullopt;
   }
   if (!j.is_object()) {
@@ -47,7 +78,7 @@ std::optional<std::string> Decoder::opt_str(const char* f, size_t max_len) {
     return std::nullopt;
   }
   const auto& s = v->get_ref<const std::string&>();
-  if (s.size() > max_len) {
+  if (!fits_chars(s, max_len)) {
     fail(name(f), "is longer than " + std::to_string(max_len) + " characters");
     return std::nullopt;
   }
@@ -105,7 +136,7 @@ std::optional<Instant> Decoder::opt_instant(const char* f) {
     return std::nullopt;
   }
   auto t = parse_rfc3339(v->get_ref<const std::string&>());
-  if (!t) fail(name(f), "must be an RFC 3339 date-time with offset, e.g. 2026-12-01T09:00:00Z");
+  if (!t) fail(name(f), kInstantRule);
   return t;
 }
 

@@ -10,7 +10,9 @@ int hex(char c) {
   return -1;
 }
 
-bool decode(std::string_view in, std::string& out, bool plus_is_space) {
+}  // namespace
+
+bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
   out.clear();
   for (size_t i = 0; i < in.size(); ++i) {
     char c = in[i];
@@ -30,8 +32,6 @@ bool decode(std::string_view in, std::string& out, bool plus_is_space) {
   return true;
 }
 
-}  // namespace
-
 std::optional<std::int64_t> parse_positive_id(std::string_view s) {
   if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string_view::npos)
     return std::nullopt;
@@ -44,7 +44,9 @@ std::optional<std::int64_t> parse_positive_id(std::string_view s) {
 bool parse_target(std::string_view target, std::string& path,
                   std::map<std::string, std::string, std::less<>>& query) {
   size_t q = target.find('?');
-  if (!decode(target.substr(0, q), path, false)) return false;
+  path = std::string(target.substr(0, q));
+  std::string scratch;
+  if (!percent_decode(path, scratch)) return false;
   if (q == std::string_view::npos) return true;
   std::string_view rest = target.substr(q + 1);
   while (!rest.empty()) {
@@ -54,9 +56,10 @@ bool parse_target(std::string_view target, std::string& path,
     if (pair.empty()) continue;
     size_t eq = pair.find('=');
     std::string k, v;
-    if (!decode(pair.substr(0, eq), k, true)) return false;
-    if (eq != std::string_view::npos && !decode(pair.substr(eq + 1), v, true)) return false;
-    query.emplace(std::move(k), std::move(v));
+    if (!percent_decode(pair.substr(0, eq), k, true)) return false;
+    if (eq != std::string_view::npos && !percent_decode(pair.substr(eq + 1), v, true)) return false;
+    // A parameter given twice is ambiguous (which one counts?): refused like a broken one.
+    if (!query.emplace(std::move(k), std::move(v)).second) return false;
   }
   return true;
 }

@@ -1,6 +1,8 @@
 #pragma once
 // Method + path-pattern routing ("/v1/appointments/{id}/cancel"). Patterns are matched segment
-// by segment; `{name}` captures one segment. Immutable after start-up, so thread-safe to use.
+// by segment; `{name}` captures one segment. A request path is split at its literal slashes
+// first and each segment percent-decoded after, so an encoded slash ("%2F") stays inside its
+// segment and can never create a route. Immutable after start-up, so thread-safe to use.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -12,6 +14,10 @@
 namespace appointd::http {
 
 using Params = std::map<std::string, std::string, std::less<>>;
+
+// Decodes "%XX" escapes (and "+" as a space when plus_is_space) into out; false when an
+// escape is broken.
+bool percent_decode(std::string_view in, std::string& out, bool plus_is_space = false);
 
 template <class Target>
 class Router {
@@ -27,9 +33,15 @@ class Router {
     Params params;
   };
 
+  // `path` as received (still percent-encoded); a segment with broken encoding matches nothing.
   Match match(std::string_view method, std::string_view path) const {
     Match m;
-    auto parts = split(path);
+    std::vector<std::string> parts;
+    for (auto& raw : split(path)) {
+      std::string seg;
+      if (!percent_decode(raw, seg)) return m;
+      parts.push_back(std::move(seg));
+    }
     for (const auto& r : routes_) {
       Params p;
       if (!matches(r.parts, parts, p)) continue;
@@ -78,9 +90,10 @@ class Router {
     if (pat.size() != parts.size()) return false;
     for (size_t i = 0; i < pat.size(); ++i) {
       const auto& s = pat[i];
-      if (s.size() > 2 && s.front() == '{' && s.back() == '}')
+      if (s.size() > 2 && s.front() == '{' && s.back() == '}') {
+        if (parts[i].find('/') != std::string::npos) return false;  // was "%2F": not a name
         p.emplace(s.substr(1, s.size() - 2), parts[i]);
-      else if (s != parts[i])
+      } else if (s != parts[i])
         return false;
     }
     return true;
@@ -92,8 +105,9 @@ class Router {
 // A path or query value as a positive 64-bit id ("42"), or nullopt.
 std::optional<std::int64_t> parse_positive_id(std::string_view s);
 
-// Splits a request target into a path and decoded query parameters ("%20" and "+" decoded).
-// Returns false when the percent-encoding is broken.
+// Splits a request target into its path (left percent-encoded: Router::match decodes each
+// segment after splitting) and decoded query parameters ("%20" and "+" decoded). Returns false
+// when the percent-encoding of the path or the query is broken, or a query parameter repeats.
 bool parse_target(std::string_view target, std::string& path,
                   std::map<std::string, std::string, std::less<>>& query);
 

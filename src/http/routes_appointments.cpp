@@ -42,6 +42,7 @@ void book(Env& env, const CtxPtr& c) {
   cmd.customer = d.opt_customer("customer");
   if (!cmd.customer_id && !cmd.customer && d.ok())
     d.fail("customer", "customer or customer_id is required");
+  if (cmd.customer_id && cmd.customer) d.fail("customer", "give customer or customer_id, not both");
   cmd.segments = d.segments("segments");
   cmd.notes = d.opt_str("notes", 2000).value_or("");
   cmd.source = d.opt_str("source", 32).value_or("api");
@@ -131,7 +132,7 @@ void list(Env& env, const CtxPtr& c) {
   for (auto [k, out] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
     if (auto v = q(k)) {
       *out = parse_rfc3339(*v);
-      if (!*out) errors.push_back({{"field", k}, {"message", "must be an RFC 3339 date-time"}});
+      if (!*out) errors.push_back({{"field", k}, {"message", kInstantRule}});
     }
   }
   if (from || to) {

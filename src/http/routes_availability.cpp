@@ -39,7 +39,7 @@ void single(Env& env, const CtxPtr& c) {
       return {};
     }
     auto t = parse_rfc3339(*v);
-    if (!t) errors.push_back({{"field", k}, {"message", "must be an RFC 3339 date-time"}});
+    if (!t) errors.push_back({{"field", k}, {"message", kInstantRule}});
     return t.value_or(Instant{});
   };
   booking::AvailabilityQuery query;

@@ -30,11 +30,19 @@ void create_company(Env& env, const CtxPtr& c) {
   if (!d.ok()) return c->send(d.problem());
   write(env, c, [cmd](store::WriteTx& tx) {
     auto r = booking::attempt(tx, [&] { return booking::create_company(tx, cmd); });
-    return respond(r, 201, [](const booking::CreatedCompany& cc) {
-      json j = to_json(cc.company);
-      j["api_key"] = cc.api_key;
-      return j;
-    });
+    if (!r.ok()) return problem(r.error());
+    // The key exists in plain text only in this first reply; a replay gets the company and a
+    // note instead (the stored outcome never holds the key).
+    json j = to_json(r->company);
+    json replay = j;
+    replay["api_key_note"] =
+        "the API key is shown only in the first reply and is not stored; create a new key "
+        "with `appointd keys create --company " +
+        std::to_string(r->company.id) + "`";
+    j["api_key"] = r->api_key;
+    Response out = json_response(201, j);
+    out.replay_body = replay.dump();
+    return out;
   });
 }
 

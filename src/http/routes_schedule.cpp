@@ -91,9 +91,8 @@ void list_time_off(Env& env, const CtxPtr& c) {
     auto t = parse_rfc3339(it->second);
     if (!t)
       return c->send(problem(
-          422, "validation_failed", "Validation failed", "from: must be an RFC 3339 date-time",
-          {{"errors",
-            json::array({{{"field", "from"}, {"message", "must be an RFC 3339 date-time"}}})}}));
+          422, "validation_failed", "Validation failed", std::string("from: ") + kInstantRule,
+          {{"errors", json::array({{{"field", "from"}, {"message", kInstantRule}}})}}));
     after = *t;
   }
   std::optional<json> j;

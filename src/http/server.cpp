@@ -1,8 +1,8 @@
 // The HTTP/1.1 server. Layout:
 //  - run_server: binds, spawns the accept loop and the signal watcher on one strand, runs the
 //    io_context on opts.threads threads, and on SIGINT/SIGTERM drains gracefully.
-//  - accept_loop: admits a connection (or answers 503 when at the cap) and spawns its session on
-//    a fresh strand.
+//  - accept_loop: admits a connection (beyond a cap: for one request on Channel::kOverCap, or
+//    not at all) and spawns its session on a fresh strand.
 //  - serve_connection: the keep-alive loop of one connection. One request is read, handed to the
 //    application, answered and only then is the next one read: at most one write in flight.
 //  - PendingReplies: lets the application complete a request from any thread (Reply) and lets
@@ -50,6 +50,8 @@ constexpr std::size_t kLingerMaxBytes = 1024 * 1024;
 // enforced by our own timer (which keeps the socket open, so a 408 can be written); this is only
 // a backstop against a missed cancellation.
 constexpr auto kReadBackstop = seconds(2);
+// How long a connection beyond a cap may take to send its one request.
+constexpr auto kOverCapReadTimeout = seconds(2);
 // How long in-flight requests may take to finish once SIGINT/SIGTERM arrived.
 constexpr auto kShutdownGrace = seconds(5);
 constexpr auto kShutdownPoll = milliseconds(20);
@@ -82,12 +84,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::string endpoint_string(const tcp::socket& socket) {
   beast::error_code ec;
   const tcp::endpoint ep = socket.remote_endpoint(ec);
@@ -96,6 +92,17 @@ std::string endpoint_string(const tcp::socket& socket) {
   std::string host = addr.to_string();
   if (addr.is_v6()) host = "[" + host + "]";
   return host + ":" + std::to_string(ep.port());
+}
+
+// The client address a per-address cap counts under (an IPv4-mapped IPv6 address as IPv4).
+std::string client_address(const tcp::socket& socket) {
+  beast::error_code ec;
+  const tcp::endpoint ep = socket.remote_endpoint(ec);
+  if (ec) return {};
+  auto addr = ep.address();
+  if (addr.is_v6() && addr.to_v6().is_v4_mapped())
+    addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+  return addr.to_string();
 }
 
 bool has_crlf(std::string_view s) {
@@ -222,10 +229,14 @@ struct SessionCtl {
   std::uint64_t read_gen = 0;  // tells a stale deadline callback from the current one
 };
 
+// How a connection was admitted.
+enum class Admission { kNormal, kOverCap, kRefused };
+
 struct ServerState {
-  ServerState(const ServerOptions& o, Handler h, obs::Registry& m)
+  ServerState(const ServerOptions& o, Handler h, Admit a, obs::Registry& m)
       : opts(o),
         handler(std::move(h)),
+        admit(std::move(a)),
         open(m.gauge("appointd_http_connections", "open connections")),
         accepted(m.counter("appointd_http_connections_total", "accepted TCP connections")),
         rej_payload(rejected(m, "payload_too_large")),
@@ -239,6 +250,34 @@ struct ServerState {
                      "requests and connections refused by a server limit", {{"reason", reason}});
   }
 
+  // Takes a place for a new connection from `ip` (see ServerOptions' caps); release() gives it
+  // back.
+  Admission take_place(const std::string& ip) {
+    std::lock_guard lock(places_mu);
+    int& from_ip = per_ip[ip];
+    if (live.load() < opts.max_connections && from_ip < opts.max_connections_per_ip) {
+      live.fetch_add(1);
+      ++from_ip;
+      return Admission::kNormal;
+    }
+    if (from_ip == 0) per_ip.erase(ip);
+    if (over_cap_live < opts.over_cap_sessions) {
+      ++over_cap_live;
+      return Admission::kOverCap;
+    }
+    return Admission::kRefused;
+  }
+  void release(Admission a, const std::string& ip) {
+    std::lock_guard lock(places_mu);
+    if (a == Admission::kOverCap) {
+      --over_cap_live;
+      return;
+    }
+    live.fetch_sub(1);
+    auto it = per_ip.find(ip);
+    if (it != per_ip.end() && --it->second <= 0) per_ip.erase(it);
+  }
+
   void add_session(const std::shared_ptr<SessionCtl>& c) {
     std::lock_guard lock(sessions_mu);
     sessions.insert(c);
@@ -250,6 +289,7 @@ struct ServerState {
 
   const ServerOptions opts;
   const Handler handler;
+  const Admit admit;
   obs::Gauge& open;
   obs::Counter& accepted;
   obs::Counter& rej_payload;
@@ -260,26 +300,35 @@ struct ServerState {
 
   std::atomic<int> live{0};  // admitted connections, for the cap and the shutdown drain
   std::atomic<bool> stopping{false};
+  std::mutex places_mu;  // guards per_ip, over_cap_live and the check-and-add on live
+  std::unordered_map<std::string, int> per_ip;
+  int over_cap_live = 0;
   const std::shared_ptr<PendingReplies> replies = std::make_shared<PendingReplies>();
 
   std::mutex sessions_mu;
   std::unordered_set<std::shared_ptr<SessionCtl>> sessions;
 };
 
-// Owns one admitted connection's place in `live` and in the gauge.
+// Owns one admitted connection's place (ServerState::take_place) and its share of the gauge.
 class ConnectionSlot {
  public:
-  explicit ConnectionSlot(std::shared_ptr<ServerState> s) : s_(std::move(s)) { s_->open.add(1); }
+  ConnectionSlot(std::shared_ptr<ServerState> s, Admission a, std::string ip)
+      : s_(std::move(s)), a_(a), ip_(std::move(ip)) {
+    s_->open.add(1);
+  }
   ConnectionSlot(ConnectionSlot&&) noexcept = default;
   ConnectionSlot& operator=(ConnectionSlot&&) = delete;
   ~ConnectionSlot() {
     if (!s_) return;
-    s_->live.fetch_sub(1);
+    s_->release(a_, ip_);
     s_->open.add(-1);
   }
+  Admission admission() const { return a_; }
 
  private:
   std::shared_ptr<ServerState> s_;
+  Admission a_;
+  std::string ip_;
 };
 
 // Registers a session for shutdown and unregisters it when its frame is destroyed.
@@ -449,14 +498,73 @@ std::optional<Rejection> classify(ServerState& s, const beast::error_code& ec, b
   return std::nullopt;  // eof, reset, aborted, backstop timeout, ...
 }
 
+// RFC 9112 framing and request-line rules Beast leaves to the server. A message that breaks
+// them cannot be framed safely (its body might be taken for the next request: smuggling), so
+// it is answered 400 and the connection closed unread. Returns what is wrong, or nullopt.
+std::optional<std::string> framing_error(const bhttp::request<bhttp::string_body>& m) {
+  const auto method = m.method_string();
+  if (method.empty() ||
+      !std::all_of(method.begin(), method.end(), [](char c) { return c >= 'A' && c <= 'Z'; }))
+    return std::string("the method must be an upper-case token (RFC 9110 section 9.1)");
+  if (m.target().empty() || m.target().front() != '/')
+    return std::string("the request target must be an absolute path starting with /");
+  const auto hosts = m.count(bhttp::field::host);
+  if (m.version() >= 11 && hosts == 0)
+    return std::string("an HTTP/1.1 request must carry a Host header");
+  if (hosts > 1) return std::string("more than one Host header");
+  const auto te = m.equal_range(bhttp::field::transfer_encoding);
+  if (te.first == te.second) return std::nullopt;
+  if (m.version() < 11) return std::string("Transfer-Encoding is not allowed in HTTP/1.0");
+  if (m.count(bhttp::field::content_length) > 0)
+    return std::string("a request must not carry both Transfer-Encoding and Content-Length");
+  // Every coding of every Transfer-Encoding line, in order: exactly one, `chunked`.
+  int codings = 0;
+  bool chunked = false;
+  for (auto it = te.first; it != te.second; ++it) {
+    std::string_view v = it->value();
+    for (;;) {
+      const auto comma = v.find(',');
+      std::string_view item = v.substr(0, comma);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      ++codings;
+      chunked = beast::iequals(item, "chunked");
+      if (!chunked) break;
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+    if (!chunked) break;
+  }
+  if (codings != 1 || !chunked)
+    return std::string("the only Transfer-Encoding accepted is a single `chunked`");
+  return std::nullopt;
+}
+
 bool expects_continue(const bhttp::request<bhttp::string_body>& m) {
   if (m.version() < 11) return false;
   auto it = m.find(bhttp::field::expect);
   return it != m.end() && beast::iequals(it->value(), "100-continue");
 }
 
+// The plain Request of a parsed head (and body, once read).
+Request to_request(bhttp::request<bhttp::string_body>& msg, const std::string& remote,
+                   Channel channel) {
+  Request req;
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  req.headers.reserve(static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
+  for (const auto& f : msg)
+    req.headers.emplace_back(lower(f.name_string()), std::string(f.value()));
+  req.body = std::move(msg.body());
+  req.remote = remote;
+  req.channel = channel;
+  req.request_id = pick_request_id(req.header("x-request-id").value_or(std::string_view{}));
+  return req;
+}
+
 asio::awaitable<void> serve_connection(ServerState& s, beast::tcp_stream& stream,
-                                       std::shared_ptr<SessionCtl> ctlp, std::string remote) {
+                                       std::shared_ptr<SessionCtl> ctlp, std::string remote,
+                                       Channel channel) {
   SessionCtl& ctl = *ctlp;
   beast::flat_buffer buffer;
   asio::steady_timer deadline(stream.get_executor());
@@ -464,18 +572,24 @@ asio::awaitable<void> serve_connection(ServerState& s, beast::tcp_stream& stream
   auto redir = asio::redirect_error(asio::use_awaitable, ec);
   const std::uint32_t header_limit = static_cast<std::uint32_t>(
       std::min<std::size_t>(s.opts.header_limit, std::numeric_limits<std::uint32_t>::max()));
+  const bool over_cap = channel == Channel::kOverCap;
+  const auto read_timeout =
+      over_cap ? std::min<std::chrono::seconds>(s.opts.read_timeout, kOverCapReadTimeout)
+               : s.opts.read_timeout;
 
-  for (;;) {
+  for (bool first = true;; first = false) {
     if (s.stopping.load()) {
       co_await linger_close(stream, kRejectLingerTime);
       co_return;
     }
 
     // 1. Idle: wait for the first byte of the next request. Expiry closes silently (tcp_stream
-    //    closes the socket on timeout). Skipped when a pipelined request is already buffered.
+    //    closes the socket on timeout). A new connection gets only the read timeout for its
+    //    first byte, so connections that never speak are cheap to drop; a kept-alive one gets
+    //    the idle timeout. Skipped when a pipelined request is already buffered.
     if (buffer.size() == 0) {
       ctl.idle = true;
-      stream.expires_after(s.opts.idle_timeout);
+      stream.expires_after(first ? read_timeout : s.opts.idle_timeout);
       const std::size_t n = co_await stream.async_read_some(buffer.prepare(kReadChunk), redir);
       ctl.idle = false;
       if (ec) co_return;  // idle timeout, peer closed, reset, or shutdown
@@ -489,7 +603,7 @@ asio::awaitable<void> serve_connection(ServerState& s, beast::tcp_stream& stream
     parser.header_limit(header_limit);
     parser.body_limit(static_cast<std::uint64_t>(s.opts.body_limit));
 
-    const auto read_deadline = std::chrono::steady_clock::now() + s.opts.read_timeout;
+    const auto read_deadline = std::chrono::steady_clock::now() + read_timeout;
     ctl.read_timed_out = false;
     ctl.reading = true;
     const std::uint64_t gen = ++ctl.read_gen;
@@ -502,17 +616,37 @@ asio::awaitable<void> serve_connection(ServerState& s, beast::tcp_stream& stream
     });
     stream.expires_at(read_deadline + kReadBackstop);
 
+    // An answer decided before the whole request was read; the connection closes after it.
+    std::optional<Response> early;
     co_await bhttp::async_read_header(stream, buffer, parser, redir);
-    if (!ec && !ctl.read_timed_out && !parser.is_done() && expects_continue(parser.get())) {
-      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, parser.get().version()};
-      stream.expires_after(s.opts.write_timeout);
-      co_await bhttp::async_write(stream, cont, redir);
-      stream.expires_at(read_deadline + kReadBackstop);
+    if (!ec && !ctl.read_timed_out) {
+      if (auto bad = framing_error(parser.get())) {
+        s.rej_bad.inc();
+        early = problem(400, "bad_request", "Bad request", *bad);
+      } else if (!parser.is_done() && expects_continue(parser.get())) {
+        // 100 Continue invites the body: only for a request the application would take.
+        if (s.admit) {
+          auto head = parser.get();  // a copy without body: the parser keeps the original
+          early = s.admit(to_request(head, remote, channel));
+        }
+        if (!early) {
+          bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, parser.get().version()};
+          stream.expires_after(s.opts.write_timeout);
+          co_await bhttp::async_write(stream, cont, redir);
+          stream.expires_at(read_deadline + kReadBackstop);
+        }
+      }
     }
-    if (!ec && !ctl.read_timed_out && !parser.is_done())
+    if (!early && !ec && !ctl.read_timed_out && !parser.is_done())
       co_await bhttp::async_read(stream, buffer, parser, redir);
     ctl.reading = false;
     deadline.cancel();
+    if (early) {
+      std::string rid(parser.get()["X-Request-Id"]);
+      auto res = to_beast(std::move(*early), parser.get().version(), false, pick_request_id(rid));
+      co_await send_final(s, stream, std::move(res), kLingerTime);
+      co_return;
+    }
     const bool complete = !ec && parser.is_done();
     if (!complete) {
       auto rejection = classify(s, ec, ctl.read_timed_out);
@@ -535,21 +669,14 @@ asio::awaitable<void> serve_connection(ServerState& s, beast::tcp_stream& stream
     bhttp::request<bhttp::string_body> msg = parser.release();
     const unsigned version = msg.version();
     const bool client_keep_alive = msg.keep_alive();
-    Request req;
-    req.method = upper(msg.method_string());
-    req.target = std::string(msg.target());
-    req.headers.reserve(static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
-    for (const auto& f : msg)
-      req.headers.emplace_back(lower(f.name_string()), std::string(f.value()));
-    req.body = std::move(msg.body());
-    req.remote = remote;
-    req.request_id = pick_request_id(req.header("x-request-id").value_or(std::string_view{}));
+    Request req = to_request(msg, remote, channel);
     const std::string rid = req.request_id;
 
     Response r = co_await async_call_handler(s, std::move(req), asio::use_awaitable);
 
-    // 4. Answer. The loop reads nothing while writing: at most one write in flight.
-    const bool keep_alive = client_keep_alive && !s.stopping.load();
+    // 4. Answer. The loop reads nothing while writing: at most one write in flight. A
+    //    connection beyond a cap gets one answer only.
+    const bool keep_alive = client_keep_alive && !over_cap && !s.stopping.load();
     r.finish();  // deferred encoding runs here, on this connection's io thread
     auto res = to_beast(std::move(r), version, keep_alive, rid);
     const bool will_keep = res.keep_alive();
@@ -567,16 +694,16 @@ asio::awaitable<void> serve_connection(ServerState& s, beast::tcp_stream& stream
 }
 
 asio::awaitable<void> run_session(std::shared_ptr<ServerState> srv, tcp::socket socket,
-                                  ConnectionSlot slot) {
-  (void)slot;  // held for the frame's lifetime
+                                  ConnectionSlot slot, Channel channel) {
   ServerState& s = *srv;
+  if (slot.admission() == Admission::kOverCap) channel = Channel::kOverCap;
   const std::string remote = endpoint_string(socket);
   beast::tcp_stream stream(std::move(socket));
   auto ctl = std::make_shared<SessionCtl>(stream.get_executor());
   ctl->stream = &stream;
   SessionRegistration registration(s, ctl);
   try {
-    co_await serve_connection(s, stream, ctl, remote);
+    co_await serve_connection(s, stream, ctl, remote, channel);
   } catch (...) {
     log_exception("http connection failed",
                   std::current_exception());  // logged, then the connection is closed below
@@ -584,22 +711,12 @@ asio::awaitable<void> run_session(std::shared_ptr<ServerState> srv, tcp::socket 
   stream.close();
 }
 
-// At the connection cap: a short 503 instead of a session.
-asio::awaitable<void> reject_connection(std::shared_ptr<ServerState> srv, tcp::socket socket) {
-  beast::tcp_stream stream(std::move(socket));
-  auto res = to_beast(problem(503, "too_many_connections", "Too many connections",
-                              "the server is at its connection limit; retry shortly"),
-                      11, false, new_request_id());
-  res.set(bhttp::field::retry_after, "1");
-  co_await send_final(*srv, stream, std::move(res), kRejectLingerTime);
-}
-
 void on_coroutine_done(std::exception_ptr e) {
   log_exception("http coroutine failed", e);
 }
 
 asio::awaitable<void> accept_loop(std::shared_ptr<ServerState> srv, tcp::acceptor& acceptor,
-                                  asio::io_context& ioc) {
+                                  asio::io_context& ioc, Channel channel) {
   ServerState& s = *srv;
   asio::steady_timer backoff(co_await asio::this_coro::executor);
   beast::error_code ec;
@@ -622,22 +739,24 @@ asio::awaitable<void> accept_loop(std::shared_ptr<ServerState> srv, tcp::accepto
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     const auto ex = socket.get_executor();
-    if (s.live.fetch_add(1) >= s.opts.max_connections) {
-      s.live.fetch_sub(1);
-      s.rej_conns.inc();
-      asio::co_spawn(ex, reject_connection(srv, std::move(socket)), on_coroutine_done);
+    std::string ip = client_address(socket);
+    const Admission admission = s.take_place(ip);
+    if (admission != Admission::kNormal) s.rej_conns.inc();
+    if (admission == Admission::kRefused) {
+      socket.close(ignored);
       continue;
     }
-    ConnectionSlot slot(srv);
-    asio::co_spawn(ex, run_session(srv, std::move(socket), std::move(slot)), on_coroutine_done);
+    ConnectionSlot slot(srv, admission, std::move(ip));
+    asio::co_spawn(ex, run_session(srv, std::move(socket), std::move(slot), channel),
+                   on_coroutine_done);
   }
 }
 
 // Stops accepting and closes idle keep-alive connections; busy ones close after their response.
-void begin_shutdown(ServerState& s, tcp::acceptor& acceptor) {
+void begin_shutdown(ServerState& s, const std::vector<tcp::acceptor*>& acceptors) {
   s.stopping.store(true);
   beast::error_code ec;
-  acceptor.close(ec);
+  for (auto* a : acceptors) a->close(ec);
   std::vector<std::shared_ptr<SessionCtl>> sessions;
   {
     std::lock_guard lock(s.sessions_mu);
@@ -650,12 +769,12 @@ void begin_shutdown(ServerState& s, tcp::acceptor& acceptor) {
 }
 
 asio::awaitable<void> watch_signals(std::shared_ptr<ServerState> srv, asio::signal_set& signals,
-                                    tcp::acceptor& acceptor, asio::io_context& ioc) {
+                                    std::vector<tcp::acceptor*> acceptors, asio::io_context& ioc) {
   beast::error_code ec;
   const int signo = co_await signals.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   if (ec) co_return;
   obs::log_info("http server stopping", "\"signal\":" + std::to_string(signo));
-  begin_shutdown(*srv, acceptor);
+  begin_shutdown(*srv, acceptors);
   asio::steady_timer poll(co_await asio::this_coro::executor);
   const auto give_up = std::chrono::steady_clock::now() + kShutdownGrace;
   while (srv->live.load() > 0 && std::chrono::steady_clock::now() < give_up) {
@@ -679,45 +798,58 @@ void run_io(asio::io_context& ioc) {
   }
 }
 
-tcp::endpoint resolve_listen(asio::io_context& ioc, const ServerOptions& opts) {
-  tcp::resolver resolver(ioc);
-  auto results = resolver.resolve(opts.host, std::to_string(opts.port),
-                                  tcp::resolver::passive | tcp::resolver::numeric_service);
-  if (results.empty()) throw std::runtime_error("cannot resolve listen host " + opts.host);
-  return results.begin()->endpoint();
-}
-
-}  // namespace
-
-void run_server(const ServerOptions& opts, Handler handler, obs::Registry& metrics,
-                std::function<void(std::uint16_t)> on_listening) {
-  // Declaration order is destruction order in reverse: the io_context (and with it every
-  // coroutine frame) goes before `srv`, which those frames use while being destroyed.
-  auto srv = std::make_shared<ServerState>(opts, std::move(handler), metrics);
-  const int threads = std::max(1, opts.threads);
-  asio::io_context ioc(threads);
-  auto accept_strand = asio::make_strand(ioc);
-  tcp::acceptor acceptor(accept_strand);
-  asio::signal_set signals(accept_strand, SIGINT, SIGTERM);
-
+// Opens, binds and listens; returns the bound port.
+std::uint16_t listen_on(asio::io_context& ioc, tcp::acceptor& acceptor, const std::string& host,
+                        std::uint16_t port) {
   try {
-    const tcp::endpoint ep = resolve_listen(ioc, opts);
+    tcp::resolver resolver(ioc);
+    auto results = resolver.resolve(host, std::to_string(port),
+                                    tcp::resolver::passive | tcp::resolver::numeric_service);
+    if (results.empty()) throw std::runtime_error("cannot resolve listen host " + host);
+    const tcp::endpoint ep = results.begin()->endpoint();
     acceptor.open(ep.protocol());
     acceptor.set_option(asio::socket_base::reuse_address(true));
     acceptor.bind(ep);
     acceptor.listen(asio::socket_base::max_listen_connections);
   } catch (const std::system_error& e) {
-    throw std::runtime_error("cannot listen on " + opts.host + ":" + std::to_string(opts.port) +
-                             ": " + e.what());
+    throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " +
+                             e.what());
   }
-  const std::uint16_t port = acceptor.local_endpoint().port();
+  return acceptor.local_endpoint().port();
+}
+
+}  // namespace
+
+void run_server(const ServerOptions& opts, Handler handler, Admit admit, obs::Registry& metrics,
+                std::function<void(std::uint16_t, std::uint16_t)> on_listening) {
+  // Declaration order is destruction order in reverse: the io_context (and with it every
+  // coroutine frame) goes before `srv`, which those frames use while being destroyed.
+  auto srv = std::make_shared<ServerState>(opts, std::move(handler), std::move(admit), metrics);
+  const int threads = std::max(1, opts.threads);
+  asio::io_context ioc(threads);
+  auto accept_strand = asio::make_strand(ioc);
+  tcp::acceptor acceptor(accept_strand);
+  tcp::acceptor ops_acceptor(accept_strand);
+  asio::signal_set signals(accept_strand, SIGINT, SIGTERM);
+
+  const std::uint16_t port = listen_on(ioc, acceptor, opts.host, opts.port);
+  std::uint16_t ops_port = 0;
+  std::vector<tcp::acceptor*> acceptors{&acceptor};
+  if (!opts.ops_host.empty()) {
+    ops_port = listen_on(ioc, ops_acceptor, opts.ops_host, opts.ops_port);
+    acceptors.push_back(&ops_acceptor);
+  }
   obs::log_info("http server listening", "\"host\":\"" + obs::json_escape(opts.host) +
                                              "\",\"port\":" + std::to_string(port) +
+                                             ",\"ops_port\":" + std::to_string(ops_port) +
                                              ",\"threads\":" + std::to_string(threads));
 
-  asio::co_spawn(accept_strand, accept_loop(srv, acceptor, ioc), on_coroutine_done);
-  asio::co_spawn(accept_strand, watch_signals(srv, signals, acceptor, ioc), on_coroutine_done);
-  if (on_listening) on_listening(port);
+  asio::co_spawn(accept_strand, accept_loop(srv, acceptor, ioc, Channel::kApi), on_coroutine_done);
+  if (ops_port != 0)
+    asio::co_spawn(accept_strand, accept_loop(srv, ops_acceptor, ioc, Channel::kOps),
+                   on_coroutine_done);
+  asio::co_spawn(accept_strand, watch_signals(srv, signals, acceptors, ioc), on_coroutine_done);
+  if (on_listening) on_listening(port, ops_port);
 
   std::vector<std::thread> pool;
   try {
@@ -737,6 +869,7 @@ void run_server(const ServerOptions& opts, Handler handler, obs::Registry& metri
   beast::error_code ec;
   signals.cancel(ec);
   acceptor.close(ec);
+  ops_acceptor.close(ec);
   obs::log_info("http server stopped");
 }
 

@@ -22,12 +22,25 @@ struct ServerOptions {
   std::chrono::seconds read_timeout{10};  // a started request must arrive within: else 408
   std::chrono::seconds idle_timeout{60};  // keep-alive connection with no request: closed
   std::chrono::seconds write_timeout{10};
-  int max_connections = 4096;  // beyond: 503 too_many_connections, then close
+  // Connections at once, in all and from one client address. A connection beyond either cap is
+  // admitted for one request on Channel::kOverCap (the application answers health checks and
+  // scrapes and 503 too_many_connections to everything else), at most `over_cap_sessions` of
+  // those at once; beyond that a connection is closed unanswered.
+  int max_connections = 4096;
+  int max_connections_per_ip = 256;
+  int over_cap_sessions = 64;
+  // A connection's first request must start within read_timeout (a connection that never
+  // speaks costs at most that); between keep-alive requests the wait is idle_timeout.
+  // A second listener for operations (Channel::kOps); empty ops_host: none.
+  std::string ops_host;
+  std::uint16_t ops_port = 0;
 };
 
 // Runs the server until SIGINT or SIGTERM (handled inside: they stop the
-// server gracefully). Calls on_listening(port) once the socket listens. Throws on bind failure.
-void run_server(const ServerOptions& opts, Handler handler, obs::Registry& metrics,
-                std::function<void(std::uint16_t)> on_listening);
+// server gracefully). Calls on_listening(port, ops_port) once the sockets listen (ops_port 0
+// without an ops listener). `admit` (may be empty) vets heads that expect 100 Continue.
+// Throws on bind failure.
+void run_server(const ServerOptions& opts, Handler handler, Admit admit, obs::Registry& metrics,
+                std::function<void(std::uint16_t, std::uint16_t)> on_listening);
 
 }  // namespace appointd::http

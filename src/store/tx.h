@@ -62,6 +62,7 @@ class ReadTx {
   // The appointment with its segments (active or not, ordered by start).
   virtual std::optional<Appointment> appointment(Id company_id, Id id) = 0;
   virtual std::vector<Appointment> appointments(Id company_id, const AppointmentFilter& f) = 0;
+  // The appointment's history, oldest first; at most the 1000 oldest entries.
   virtual std::vector<Event> events(Id company_id, Id appointment_id) = 0;
   virtual std::optional<ApiKey> api_key_by_hash(const std::string& sha256_hex) = 0;
   // Active segments and live holds (expires_at > now) of the staff member whose blocked

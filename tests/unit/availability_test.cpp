@@ -177,10 +177,11 @@ TEST(Availability, RuleViolationCodes) {
   EXPECT_EQ(code("09:00", 30), std::nullopt);
   EXPECT_EQ(code("11:45", 30), ErrorCode::kOutsideWorkingHours);  // ends 12:15
   EXPECT_EQ(code("10:45", 30), ErrorCode::kStaffTimeOff);
-  // Unscheduled: only time off applies (no notice, no horizon, any hour).
+  // Unscheduled: notice and time off apply (no horizon, any hour).
   auto free = make_calendar(7, zone("Etc/UTC"), {}, {{day("11:00"), day("11:30")}}, {},
                             {day("00:00"), day("23:00")});
-  EXPECT_EQ(rule_violation(free, place(svc(30), day("03:00")), r), std::nullopt);
+  EXPECT_EQ(rule_violation(free, place(svc(30), day("03:00")), r), ErrorCode::kTooSoon);
+  EXPECT_EQ(rule_violation(free, place(svc(30), day("22:00")), r), std::nullopt);
   EXPECT_EQ(rule_violation(free, place(svc(30), at("2031-01-01T00:00:00Z")), r), std::nullopt);
   EXPECT_EQ(rule_violation(free, place(svc(30), day("11:10")), r), ErrorCode::kStaffTimeOff);
 }

@@ -6,6 +6,7 @@
 #include "domain/interval.h"
 #include "domain/phone.h"
 #include "domain/segments.h"
+#include "domain/text.h"
 #include "domain/time.h"
 #include "domain/zone.h"
 
@@ -34,7 +35,32 @@ TEST(Time, FormatsEveryInstantAsDateDoes) {
     EXPECT_EQ(format_rfc3339(t), date::format("%Y-%m-%dT%H:%M:%SZ", t)) << u;
   }
   EXPECT_EQ(format_rfc3339(at("2028-02-29T23:59:59Z")), "2028-02-29T23:59:59Z");
-  EXPECT_EQ(format_rfc3339(at("0009-01-01T00:00:00Z")), "0009-01-01T00:00:00Z");
+  EXPECT_EQ(format_rfc3339(Instant{date::sys_days{date::year{9} / 1 / 1}}), "0009-01-01T00:00:00Z");
+}
+
+TEST(Time, AcceptsOnlyInstantsFrom1970To9000) {
+  // Outside the window an instant either formats as no RFC 3339 reader accepts (year -1,
+  // year 10000) or means nothing anyone books.
+  for (const char* s :
+       {"0000-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59", "1969-12-31T23:59:59Z",
+        "9000-01-01T00:00:00Z", "1970-01-01T00:30:00+01:00"})
+    EXPECT_FALSE(parse_rfc3339(s).has_value()) << s;
+  EXPECT_EQ(to_unix(at("1970-01-01T00:00:00Z")), kMinUnix);
+  EXPECT_EQ(to_unix(at("8999-12-31T23:59:59Z")), kMaxUnix - 1);
+  // Every accepted instant formats back to a string that parses to itself.
+  for (std::int64_t u = kMinUnix; u < kMaxUnix; u += 7919 * 6131)
+    EXPECT_EQ(to_unix(at(format_rfc3339(from_unix(u)).c_str())), u);
+}
+
+TEST(Text, CountsCharactersNotBytes) {
+  EXPECT_EQ(utf8_length(""), 0u);
+  EXPECT_EQ(utf8_length("Zoë"), 3u);
+  EXPECT_EQ(utf8_length("\xF0\x9F\x98\x80x"), 2u);  // an emoji and x
+  EXPECT_TRUE(fits_chars(std::string(200, 'a'), 200));
+  std::string umlauts;
+  for (int i = 0; i < 200; ++i) umlauts += "ä";
+  EXPECT_TRUE(fits_chars(umlauts, 200));
+  EXPECT_FALSE(fits_chars(umlauts + "ä", 200));
 }
 
 TEST(Time, RejectsBrokenDates) {
@@ -108,11 +134,24 @@ TEST(Phone, RejectsInvalid) {
     EXPECT_FALSE(normalize_phone(p, "DE").has_value()) << p;
 }
 
+TEST(Phone, RejectsExtensions) {
+  for (const char* p : {"+49 30 1234567 ext. 12", "+49 30 1234567;ext=12", "+49 30 1234567 x12"})
+    EXPECT_FALSE(normalize_phone(p, "DE").has_value()) << p;
+}
+
 TEST(Zone, KnowsIanaZones) {
   EXPECT_TRUE(is_valid_time_zone("Europe/Berlin"));
   EXPECT_TRUE(is_valid_time_zone("Asia/Kolkata"));
   EXPECT_FALSE(is_valid_time_zone("Mars/Base"));
   EXPECT_FALSE(is_valid_time_zone(""));
+}
+
+TEST(Zone, AcceptsOnlyCanonicalNames) {
+  EXPECT_TRUE(is_valid_time_zone("America/New_York"));
+  EXPECT_TRUE(is_valid_time_zone("UTC"));
+  for (const char* z : {"localtime", "posixrules", "US/Eastern", "Asia/Calcutta", "europe/berlin",
+                        "Europe/Berlin ", "../etc/passwd"})
+    EXPECT_FALSE(is_valid_time_zone(z)) << z;
 }
 
 TEST(Hash, Sha256AndConstantTimeCompare) {

@@ -21,6 +21,31 @@ TEST(Router, MatchesPatternsAndTellsMethodFromPath) {
   EXPECT_FALSE(none.path_known);
 }
 
+TEST(Router, DecodesSegmentsOnlyAfterSplitting) {
+  http::Router<int> r;
+  r.add("GET", "/v1/staff", 1);
+  r.add("GET", "/v1/appointments/{id}", 2);
+  r.add("POST", "/v1/appointments/{id}/cancel", 3);
+  std::string path;
+  std::map<std::string, std::string, std::less<>> q;
+  ASSERT_TRUE(http::parse_target("/v1%2Fstaff", path, q));
+  EXPECT_EQ(path, "/v1%2Fstaff");  // left encoded: the router splits first
+  EXPECT_FALSE(r.match("GET", path).target);
+  // An encoded slash stays inside its segment and cannot make a capture either.
+  auto m = r.match("POST", "/v1/appointments/1%2Fcancel");
+  EXPECT_FALSE(m.target);
+  EXPECT_FALSE(m.path_known);
+  auto ok = r.match("GET", "/v1/appointments/4%32");  // "%32" is "2"
+  ASSERT_TRUE(ok.target);
+  EXPECT_EQ(ok.params.at("id"), "42");
+}
+
+TEST(Router, RefusesARepeatedQueryParameter) {
+  std::string path;
+  std::map<std::string, std::string, std::less<>> q;
+  EXPECT_FALSE(http::parse_target("/v1/appointments?staff_id=1&staff_id=2", path, q));
+}
+
 TEST(Router, ParsesTargets) {
   std::string path;
   std::map<std::string, std::string, std::less<>> q;

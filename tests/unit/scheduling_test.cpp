@@ -74,9 +74,12 @@ TEST_F(SchedulingTest, RulesRefuseWithTheirOwnCodes) {
   EXPECT_EQ(code(book_at(staff_[0], "2027-06-01T08:00:00Z", now_)), ErrorCode::kBeyondHorizon);
   EXPECT_TRUE(book_at(staff_[0], "2026-12-01T08:00:00Z", now_).ok());
   EXPECT_TRUE(book_at(staff_[0], "2026-11-28T10:00:00Z", now_).ok());  // 2 h notice is met
-  // Staff without working hours stay bookable at any time (compatibility).
+  // Staff without working hours stay bookable at any hour and beyond the horizon
+  // (compatibility), but not before now + notice: nobody books the past.
   EXPECT_TRUE(book_at(staff_[1], "2027-06-01T03:00:00Z", now_).ok());
-  EXPECT_TRUE(book_at(staff_[1], "2026-11-28T08:05:00Z", now_).ok());
+  EXPECT_EQ(code(book_at(staff_[1], "2026-11-28T08:05:00Z", now_)), ErrorCode::kTooSoon);
+  EXPECT_EQ(code(book_at(staff_[1], "2026-11-27T08:05:00Z", now_)), ErrorCode::kTooSoon);
+  EXPECT_TRUE(book_at(staff_[1], "2026-11-28T10:05:00Z", now_).ok());
   // Removing all hours makes a staff member unscheduled again.
   hours(staff_[0], {});
   EXPECT_TRUE(book_at(staff_[0], "2026-12-01T20:00:00Z", now_).ok());

@@ -509,7 +509,7 @@ inline constexpr Statement kInsertEventAndSyncJob{
 inline constexpr Statement kEvents{
     "events", "SELECT id, company_id, COALESCE(appointment_id, 0), kind, payload, " APPOINTD_EPOCH(
                   "created_at") " FROM events WHERE company_id = $1 AND appointment_id = $2 "
-                                "ORDER BY id"};
+                                "ORDER BY id LIMIT 1000"};
 
 inline constexpr Statement kInsertSyncJob{
     "insert_sync_job",

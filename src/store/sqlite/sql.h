@@ -178,7 +178,7 @@ inline constexpr const char* kInsertEvent =
     "VALUES (?1,?2,?3,?4,?5)";
 inline constexpr const char* kEvents =
     "SELECT id, company_id, COALESCE(appointment_id, 0), kind, payload, created_at FROM events "
-    "WHERE company_id = ?1 AND appointment_id = ?2 ORDER BY id";
+    "WHERE company_id = ?1 AND appointment_id = ?2 ORDER BY id LIMIT 1000";
 
 inline constexpr const char* kInsertSyncJob =
     "INSERT INTO sync_jobs(appointment_id, action, version, state, next_attempt_at) "
