@@ -29,6 +29,7 @@ import re
 import secrets
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -384,6 +385,58 @@ class IdsNeverReusedTest(HostileMixin, ServerTestCase):
                 version = r["version"]
             self.assertEqual([s["id"] for s in self.co.appointment(appt["id"])["segments"]],
                              seen[-len(appt["segments"]):])
+
+
+class IdsMigrationTest(HostileMixin, ServerTestCase):
+    """Finding 1 on an existing SQLite database: migration 004 rebuilds holds, time off and
+    segments with AUTOINCREMENT, keeping every row and its id."""
+
+    def test_existing_database_is_migrated(self):
+        path = sqlite_path(self.db_url)
+        if path is None:
+            self.skipTest("SQLite only: PostgreSQL identities never reused an id")
+        holds = [expect(self.co.api.post("/v1/holds", {
+            "staff_id": self.st["id"], "service_id": self.svc["id"],
+            "start": iso(at(9 + i, day=5)), "ttl_seconds": 900}), 201) for i in range(3)]
+        appt = self.co.book([self.co.seg(self.st, self.svc, at(9, day=6))])
+        self.server.stop()
+        # Turn the file back into a database from before migration 004: plain rowid tables.
+        con = sqlite3.connect(path)
+        try:
+            with con:
+                for table in ("holds", "time_off", "segments"):
+                    sql = con.execute("SELECT sql FROM sqlite_master WHERE name = ?",
+                                      (table,)).fetchone()[0]
+                    self.assertIn("AUTOINCREMENT", sql)
+                    con.execute(f"ALTER TABLE {table} RENAME TO {table}_old")
+                    con.execute(sql.replace("AUTOINCREMENT", "", 1))
+                    con.execute(f"INSERT INTO {table} SELECT * FROM {table}_old")
+                    con.execute(f"DROP TABLE {table}_old")
+                con.execute("DELETE FROM sqlite_sequence")
+                con.execute("DELETE FROM schema_migrations WHERE version = 4")
+        finally:
+            con.close()
+        self.server.start()
+        for h in holds:  # every row is there with its id
+            self.assertEqual(expect(self.co.api.get(f"/v1/holds/{h['id']}"), 200)["id"], h["id"])
+        self.assertEqual(self.co.appointment(appt["id"])["segments"], appt["segments"])
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            for table in ("holds", "time_off", "segments"):
+                sql = con.execute("SELECT sql FROM sqlite_master WHERE name = ?",
+                                  (table,)).fetchone()[0]
+                self.assertIn("AUTOINCREMENT", sql, f"{table} was not rebuilt")
+        finally:
+            con.close()
+        # From here on a deleted newest id stays dead.
+        last = max(h["id"] for h in holds)
+        for i in range(3):
+            h = expect(self.co.api.post("/v1/holds", {
+                "staff_id": self.st["id"], "service_id": self.svc["id"],
+                "start": iso(at(15, day=7 + i)), "ttl_seconds": 900}), 201)
+            self.assertGreater(h["id"], last)
+            last = h["id"]
+            self.assertStatus(self.co.api.delete(f"/v1/holds/{h['id']}"), 204)
 
 
 # --------------------------------------------------------------------------------------------
