@@ -830,6 +830,37 @@ class ServerTestCase(unittest.TestCase):
         r = self.anon.get("/healthz")
         self.assertStatus(r, 200, msg="server no longer healthy")
 
+    def snapshot(self) -> Any:
+        """What a rejected request must leave unchanged (assertRejected); suites that use
+        assertRejected define it."""
+        raise NotImplementedError
+
+    def assertRejected(self, send: Callable[[], Reply], status: int, code: str | None = None, *,
+                       phones: tuple = (), fields: tuple = (), msg: str = "") -> dict:
+        """send() makes one bad request: it gets the problem (status, code), writes nothing
+        (self.snapshot() equal, `phones` still unknown customers of self.co), a
+        validation_failed lists its errors (naming each of `fields`), and the server stays
+        healthy."""
+        before = self.snapshot()
+        reply = send()
+        body = self.assertProblem(reply, status, code, msg=msg)
+        self.assertHealthy()
+        self.assertEqual(self.snapshot(), before, f"{msg}: a {status} changed something")
+        for p in phones:
+            self.assertProblem(self.co.api.get("/v1/customers", query={"phone": p}), 404,
+                               "not_found", msg=f"{msg}: customer {p} was created")
+        if body.get("code") == "validation_failed":
+            errors = body.get("errors")
+            self.assertIsInstance(errors, list, f"{msg}: validation_failed carries errors: {reply}")
+            self.assertTrue(errors, f"{msg}: validation_failed carries errors: {reply}")
+            for e in errors:
+                self.assertIn("field", e, str(reply))
+                self.assertIn("message", e, str(reply))
+            named = {e.get("field") for e in errors}
+            for f in fields:
+                self.assertIn(f, named, f"{msg}: errors do not name {f!r}: {reply}")
+        return body
+
     def assertAuditClean(self) -> None:
         r = self.server.audit()
         self.assertEqual(r.returncode, 0, f"appointd audit found a violation:\n{r.output}")

@@ -36,26 +36,6 @@ class BadInputBase(ServerTestCase):
             "tables": sqlite_table_counts(self.db_url),
         }
 
-    def assertRejected(self, send, status, code=None, *, phones=(), msg=""):
-        """send() makes one bad request; it must get the problem (status, code), write nothing
-        (snapshot equal, phones still unknown), and the server must stay healthy."""
-        before = self.snapshot()
-        reply = send()
-        body = self.assertProblem(reply, status, code, msg=msg)
-        self.assertHealthy()
-        self.assertEqual(self.snapshot(), before, f"{msg}: a {status} changed something")
-        for p in phones:
-            self.assertProblem(self.co.api.get("/v1/customers", query={"phone": p}), 404,
-                               "not_found", msg=f"{msg}: customer {p} was created")
-        if body.get("code") == "validation_failed":
-            errors = body.get("errors")
-            self.assertIsInstance(errors, list, f"validation_failed carries errors: {reply}")
-            self.assertTrue(errors, f"validation_failed carries errors: {reply}")
-            for e in errors:
-                self.assertIn("field", e, str(reply))
-                self.assertIn("message", e, str(reply))
-        return body
-
 
 class BadInputTest(BadInputBase):
 

@@ -297,27 +297,6 @@ class HostileMixin:
             "tables": table_counts(self.db_url),
         }
 
-    def assertRejected(self, send, status: int, code: str | None = None, *, phones=(),
-                       fields=(), msg: str = "") -> dict:
-        """send() makes one hostile request: it gets the problem (status, code), writes nothing
-        (snapshot equal, phones unknown), names `fields` in its errors, and the server stays
-        healthy."""
-        before = self.snapshot()
-        reply = send()
-        body = self.assertProblem(reply, status, code, msg=msg)
-        self.assertHealthy()
-        self.assertEqual(self.snapshot(), before, f"{msg}: a {status} changed something")
-        for p in phones:
-            self.assertProblem(self.co.api.get("/v1/customers", query={"phone": p}), 404,
-                               "not_found", msg=f"{msg}: customer {p} was created")
-        if body.get("code") == "validation_failed":
-            errors = body.get("errors")
-            self.assertIsInstance(errors, list, f"{msg}: validation_failed without errors")
-            named = {e.get("field") for e in errors if isinstance(e, dict)}
-            for f in fields:
-                self.assertIn(f, named, f"{msg}: errors do not name {f!r}: {reply}")
-        return body
-
 
 # --------------------------------------------------------------------------------------------
 # 1. Ids are never reused
