@@ -30,5 +30,7 @@ void add_migrate(CLI::App& app);
 void add_demo(CLI::App& app);
 void add_keys(CLI::App& app);
 void add_audit(CLI::App& app);
+void add_worker(CLI::App& app);
+void add_sync(CLI::App& app);
 
 }  // namespace appointd::cli

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/sync_flags.h"
 #include "http/app.h"
 #include "http/server.h"
 #include "obs/log.h"
@@ -36,6 +37,7 @@ void add_serve(CLI::App& app) {
     int read_timeout = 10, idle_timeout = 60, max_connections = 4096;
     int max_connections_per_ip = 256;
     std::string metrics_listen;
+    SyncFlags sync;
   };
   auto f = std::make_shared<Flags>();
   auto* cmd = app.add_subcommand("serve", "Serve the HTTP API");
@@ -68,6 +70,7 @@ void add_serve(CLI::App& app) {
                   "HOST:PORT of a separate listener for /metrics, /healthz and /readyz; "
                   "/metrics then leaves the API address (default: served on --listen)")
       ->envname("APPOINTD_METRICS_LISTEN");
+  add_sync_flags(*cmd, f->sync, true);
   cmd->callback([f] {
     http::ServerOptions so;
     std::tie(so.host, so.port) = split_host_port("--listen", f->listen);
@@ -86,7 +89,10 @@ void add_serve(CLI::App& app) {
     auto store = store::open_store(opts);
     SystemClock clock;
     PhoneNormalizer phones;
-    http::App app({*store, clock, metrics, phones}, !so.ops_host.empty());
+    sync::Engine engine(*store, clock, metrics, load_secrets(f->sync, f->db.db, *store),
+                        sync_options(f->sync));
+    engine.start();
+    http::App app({*store, clock, metrics, phones, &engine}, !so.ops_host.empty());
     http::run_server(
         so,
         [&app](http::Request&& r, http::Reply reply) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "domain/interval.h"
@@ -116,8 +117,11 @@ struct Hold {
   bool live(Instant now) const { return expires_at > now; }
 };
 
-enum class AppointmentStatus { kBooked, kCancelled };
+// kConflict: a booking imported from a calendar that collides with one of appointd's; kept for a
+// person to resolve, and blocks no time (DESIGN.md "Sync to the calendar").
+enum class AppointmentStatus { kBooked, kCancelled, kConflict };
 const char* to_string(AppointmentStatus s);
+std::optional<AppointmentStatus> parse_appointment_status(std::string_view s);
 
 struct Appointment {
   Id id = 0;
@@ -126,7 +130,10 @@ struct Appointment {
   Id customer_id = 0;
   AppointmentStatus status = AppointmentStatus::kBooked;
   std::int64_t version = 1;
-  std::string source;  // api | phone | staff
+  std::string source;  // api | phone | frontdesk | calcom
+  // A change made in the calendar could not be applied here (e.g. a reschedule into a taken
+  // time): a person must look.
+  bool needs_attention = false;
   std::string notes;
   std::string call_id;
   std::string external_provider;

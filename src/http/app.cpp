@@ -93,6 +93,7 @@ App::App(Env env, bool metrics_on_ops_only) : env_(env), metrics_on_ops_only_(me
   schedule_routes(defs);
   availability_routes(defs);
   hold_routes(defs);
+  sync_routes(defs);
   for (const auto& d : defs) router_.add(d.method, d.pattern, make_entry(env_.metrics, d));
   unmatched_ = make_entry(env_.metrics, {"*", "unmatched", nullptr, Access::kPublic});
 }

@@ -16,6 +16,10 @@
 #include "obs/metrics.h"
 #include "store/store.h"
 
+namespace appointd::http {}  // namespace appointd::http
+namespace appointd::sync {
+class Engine;
+}
 namespace appointd::http {
 
 struct Env {
@@ -23,6 +27,7 @@ struct Env {
   const Clock& clock;
   obs::Registry& metrics;
   PhoneNormalizer& phones;
+  sync::Engine* sync = nullptr;  // the calendar sync; null: its routes answer 503
 };
 
 // One request in flight. Shared by the handler and the write completion.
@@ -109,6 +114,7 @@ void appointment_routes(std::vector<RouteDef>& out);
 void schedule_routes(std::vector<RouteDef>& out);      // settings, working hours, time off
 void availability_routes(std::vector<RouteDef>& out);  // availability, composite
 void hold_routes(std::vector<RouteDef>& out);
+void sync_routes(std::vector<RouteDef>& out);  // integrations, sync jobs, Cal.com webhooks
 
 }  // namespace appointd::http
 

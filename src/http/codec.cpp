@@ -67,6 +67,7 @@ json to_json(const Appointment& a) {
           {"customer_id", a.customer_id},
           {"branch_id", a.branch_id},
           {"source", a.source},
+          {"needs_attention", a.needs_attention},
           {"notes", a.notes},
           {"segments", std::move(segs)},
           {"created_at", format_rfc3339(a.created_at)},

@@ -141,12 +141,11 @@ void list(Env& env, const CtxPtr& c) {
       errors.push_back({{"field", "to"}, {"message", "must be after from"}});
   }
   if (auto v = q("status")) {
-    if (*v == "booked")
-      f.status = AppointmentStatus::kBooked;
-    else if (*v == "cancelled")
-      f.status = AppointmentStatus::kCancelled;
+    if (auto st = parse_appointment_status(*v))
+      f.status = *st;
     else
-      errors.push_back({{"field", "status"}, {"message", "must be booked or cancelled"}});
+      errors.push_back(
+          {{"field", "status"}, {"message", "must be booked, cancelled or conflict"}});
   }
   if (auto v = q("limit")) {
     if (v->size() < 4 && v->find_first_not_of("0123456789") == std::string::npos &&
@@ -180,8 +179,7 @@ void events(Env& env, const CtxPtr& c) {
 void appointment_routes(std::vector<RouteDef>& out) {
   out.push_back({"POST", "/v1/appointments", book, Access::kCompany});
   out.push_back({"GET", "/v1/appointments", list, Access::kCompany});
-  out.push_back(
-      {"GET", "/v1/appointments/{id}", get_one<&store::ReadTx::appointment>, Access::kCompany});
+  // GET /v1/appointments/{id} is in routes_sync.cpp: it carries the sync state.
   out.push_back({"POST", "/v1/appointments/{id}/cancel", cancel, Access::kCompany});
   out.push_back({"POST", "/v1/appointments/{id}/reschedule", reschedule, Access::kCompany});
   out.push_back({"GET", "/v1/appointments/{id}/events", events, Access::kCompany});

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "domain/model.h"
+#include "domain/sync.h"
 
 namespace appointd::store {
 
@@ -99,6 +100,23 @@ class ReadTx {
                              Instant now) {
     (void)staff_ids, (void)window, (void)exclude, (void)now;
   }
+
+  // --- calendar sync (issue 13) ---
+  virtual std::optional<Integration> integration(Id company_id, const std::string& provider) = 0;
+  // Every company's integration with the provider, by company id.
+  virtual std::vector<Integration> integrations(const std::string& provider) = 0;
+  // The company's event type mappings: of one staff member, or of all (nullopt), ordered by
+  // staff and service.
+  virtual std::vector<EventTypeMapping> event_types(Id company_id, std::optional<Id> staff_id) = 0;
+  // What is known of the appointment's external bookings, live or not, in insertion order.
+  virtual std::vector<ExternalBooking> external_bookings(Id appointment_id) = 0;
+  virtual std::optional<ExternalBooking> external_booking(const std::string& provider,
+                                                          const std::string& uid) = 0;
+  // A job of the company (joined through its appointment).
+  virtual std::optional<SyncJob> sync_job(Id company_id, Id id) = 0;
+  // Jobs of the company matching the filter, newest (highest id) first.
+  virtual std::vector<SyncJob> sync_jobs(Id company_id, const SyncJobFilter& f) = 0;
+  virtual SyncStats sync_stats(Instant now) = 0;
 };
 
 // Read and write operations inside one write transaction.
@@ -138,12 +156,14 @@ class WriteTx : public ReadTx {
   // email of an existing customer are filled in only where they were empty.
   virtual CustomerUpsert upsert_customer(const Customer& c) = 0;
   virtual Id insert_appointment(const Appointment& a) = 0;  // without segments
+  // Inserted active or not as s.active says (an inactive one blocks nothing).
   virtual Id insert_segment(Id company_id, const Segment& s) = 0;
   // Cancel: the segments stay (as the times the appointment had) but stop blocking.
   virtual void deactivate_segments(Id appointment_id) = 0;
   // Reschedule: the old segments go (the history event keeps them); new ones are inserted.
   virtual void delete_segments(Id appointment_id) = 0;
-  virtual void update_appointment(const Appointment& a) = 0;  // status, version, notes, updated_at
+  // status, needs_attention, version, notes, updated_at
+  virtual void update_appointment(const Appointment& a) = 0;
   virtual void append_event(const Event& e) = 0;
   // Outbox row for the calendar sync (DESIGN.md "Sync to the calendar").
   virtual void enqueue_sync(Id appointment_id, const std::string& action, std::int64_t version,
@@ -166,6 +186,41 @@ class WriteTx : public ReadTx {
   // Deletes the expired holds (expires_at <= now) of a staff member: housekeeping only, since
   // every reader already ignores them. Returns how many went.
   virtual int delete_expired_holds(Id staff_id, Instant now) = 0;
+
+  // --- calendar sync (issue 13) ---
+  // Inserts or replaces the company's integration with i.provider.
+  virtual void put_integration(const Integration& i) = 0;
+  // False when there was none.
+  virtual bool delete_integration(Id company_id, const std::string& provider) = 0;
+  // Replaces every mapping of the staff member (of the caller's company).
+  virtual void replace_event_types(Id company_id, Id staff_id,
+                                   const std::vector<EventTypeMapping>& mappings) = 0;
+  // Up to `limit` appointments with a due job (pending with next_attempt_at <= now, or running
+  // with lease_until <= now), the longest due first. PostgreSQL locks their rows for the rest of
+  // the transaction, skipping rows another transaction holds (FOR UPDATE SKIP LOCKED), so two
+  // workers never claim for one appointment at once; SQLite serialises writes anyway.
+  virtual std::vector<Id> claim_due_appointments(Instant now, int limit) = 0;
+  // The pending and running jobs of these appointments, ordered by appointment, then version,
+  // then id.
+  virtual std::vector<SyncJob> open_sync_jobs(std::span<const Id> appointment_ids) = 0;
+  // Locks the appointment's row for the rest of the transaction (a no-op on SQLite). The use
+  // cases change an appointment's version under the same lock.
+  virtual void lock_appointment(Id appointment_id) = 0;
+  // Overwrites what a worker changes of job j.id: state, attempts, next_attempt_at, created_at,
+  // lease_owner, lease_until, last_error, uncertain, lookup_from, lookup_until.
+  virtual void save_sync_job(const SyncJob& j) = 0;
+  // Records what is known of an external booking, by (provider, uid): inserts it, or updates
+  // ordinal, event type and start; `live` only ever goes from true to false.
+  virtual void record_external_booking(const ExternalBooking& b) = 0;
+  // Stores a webhook delivery unless one with the same digest of the same company is stored
+  // already (nullopt: a duplicate).
+  virtual std::optional<Id> insert_webhook(Id company_id, const std::string& provider,
+                                           const std::string& digest, const std::string& body,
+                                           Instant now) = 0;
+  // Deliveries not yet processed, oldest first.
+  virtual std::vector<WebhookDelivery> pending_webhooks(int limit) = 0;
+  // Marks a delivery processed with an outcome (e.g. "cancelled", "echo", "imported").
+  virtual void finish_webhook(Id id, const std::string& outcome, Instant now) = 0;
 };
 
 }  // namespace appointd::store

@@ -815,12 +815,15 @@ Id PgTx::insert_appointment(const Appointment& a) {
   p.add(a.version).add(a.source).add(a.notes).add_text_or_null(a.call_id);
   p.add_text_or_null(a.external_provider).add_text_or_null(a.external_id);
   p.add(unix_of(a.created_at)).add(unix_of(a.updated_at));
-  if (Id id = take_reserved(appointment_ids_)) {
+  Id id = take_reserved(appointment_ids_);
+  if (id) {
     p.add(id);
     write(sql::kInsertAppointmentWithId, std::move(p));
-    return id;
+  } else {
+    id = write_returning(sql::kInsertAppointment, p).i64(0, 0);
   }
-  return write_returning(sql::kInsertAppointment, p).i64(0, 0);
+  if (a.status != AppointmentStatus::kBooked) not_booked_.insert(id);
+  return id;
 }
 
 Id PgTx::insert_segment(Id company_id, const Segment& g) {
@@ -828,6 +831,10 @@ Id PgTx::insert_segment(Id company_id, const Segment& g) {
   p.add(g.appointment_id).add(company_id).add(g.staff_id).add(g.service_id);
   p.add(unix_of(g.time.from)).add(unix_of(g.time.until));
   p.add(unix_of(g.blocked.from)).add(unix_of(g.blocked.until));
+  // A segment that blocks nothing goes in inactive (segments_no_overlap is checked at once): the
+  // caller's deactivate_segments() that follows finds nothing left to do, as on SQLite.
+  if (!g.active || not_booked_.count(g.appointment_id))
+    return write_returning(sql::kInsertInactiveSegment, p).i64(0, 0);
   if (Id id = take_reserved(segment_ids_)) {
     p.add(id);
     // Right after its appointment's INSERT: one statement for both.
@@ -853,7 +860,8 @@ void PgTx::update_appointment(const Appointment& a) {
                                      .add(to_string(a.status))
                                      .add(a.version)
                                      .add(a.notes)
-                                     .add(unix_of(a.updated_at)));
+                                     .add(unix_of(a.updated_at))
+                                     .add(a.needs_attention));
 }
 
 void PgTx::append_event(const Event& e) {

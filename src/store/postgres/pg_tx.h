@@ -105,6 +105,9 @@ class PgTx final : public WriteTx {
   Id insert_staff(const Staff& s) override;
   CustomerUpsert upsert_customer(const Customer& c) override;
   Id insert_appointment(const Appointment& a) override;
+  // Inserted inactive when s.active is false, or when its appointment was inserted by this
+  // transaction with a status other than booked (an imported conflict): such a segment blocks
+  // nothing, and inserted active it would fail segments_no_overlap before it is deactivated.
   Id insert_segment(Id company_id, const Segment& s) override;
   void deactivate_segments(Id appointment_id) override;
   void delete_segments(Id appointment_id) override;
@@ -127,6 +130,38 @@ class PgTx final : public WriteTx {
   // under the staff lock, as of `now` or later (blocks() does it in its overlap check): then
   // there are none, and it returns 0 without a statement.
   int delete_expired_holds(Id staff_id, Instant now) override;
+
+  // Calendar sync (pg_sync.cpp).
+  std::optional<Integration> integration(Id company_id, const std::string& provider) override;
+  std::vector<Integration> integrations(const std::string& provider) override;
+  std::vector<EventTypeMapping> event_types(Id company_id, std::optional<Id> staff_id) override;
+  std::vector<ExternalBooking> external_bookings(Id appointment_id) override;
+  std::optional<ExternalBooking> external_booking(const std::string& provider,
+                                                  const std::string& uid) override;
+  std::optional<SyncJob> sync_job(Id company_id, Id id) override;
+  std::vector<SyncJob> sync_jobs(Id company_id, const SyncJobFilter& f) override;
+  // Both counts in one round trip.
+  SyncStats sync_stats(Instant now) override;
+  void put_integration(const Integration& i) override;
+  bool delete_integration(Id company_id, const std::string& provider) override;
+  void replace_event_types(Id company_id, Id staff_id,
+                           const std::vector<EventTypeMapping>& mappings) override;
+  // Begins the transaction and locks the rows (sync_sql.h, FOR UPDATE SKIP LOCKED); then, when
+  // it locked any, reads which of them are still due in a statement of its own (a fresh
+  // snapshot): a worker that held one may have leased its jobs and committed meanwhile. The
+  // rows of those no longer due stay locked until the transaction ends.
+  std::vector<Id> claim_due_appointments(Instant now, int limit) override;
+  // One statement for all of them.
+  std::vector<SyncJob> open_sync_jobs(std::span<const Id> appointment_ids) override;
+  // Queued (with BEGIN), like lock_staff: taken before the next statement runs.
+  void lock_appointment(Id appointment_id) override;
+  void save_sync_job(const SyncJob& j) override;
+  void record_external_booking(const ExternalBooking& b) override;
+  std::optional<Id> insert_webhook(Id company_id, const std::string& provider,
+                                   const std::string& digest, const std::string& body,
+                                   Instant now) override;
+  std::vector<WebhookDelivery> pending_webhooks(int limit) override;
+  void finish_webhook(Id id, const std::string& outcome, Instant now) override;
 
   // Ends the transaction: what is queued with COMMIT, in one round trip, or with ROLLBACK when
   // nothing it wrote is kept (every write was in a savepoint level rolled back): no WAL flush
@@ -246,6 +281,8 @@ class PgTx final : public WriteTx {
   bool lock_unsent_ = false;  // a lock_staff is queued
   // Ids reserved for INSERTs of this transaction, and how many an overlap check asked for.
   std::vector<Id> appointment_ids_, segment_ids_;
+  // Appointments this transaction inserted with a status other than booked (insert_segment).
+  std::set<Id> not_booked_;
   bool want_appointment_id_ = false;
   int want_segment_ids_ = 0;
   // Announced reads (expect_blocks), and those fetched: per staff member, the blocks over a

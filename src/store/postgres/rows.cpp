@@ -57,8 +57,7 @@ Appointment read_appointment(const Result& r, int i) {
   a.company_id = r.i64(i, 1);
   a.branch_id = r.i64(i, 2);
   a.customer_id = r.i64(i, 3);
-  a.status =
-      r.text(i, 4) == "cancelled" ? AppointmentStatus::kCancelled : AppointmentStatus::kBooked;
+  a.status = parse_appointment_status(r.text(i, 4)).value_or(AppointmentStatus::kBooked);
   a.version = r.i64(i, 5);
   a.source = r.text(i, 6);
   a.notes = r.text(i, 7);
@@ -67,6 +66,7 @@ Appointment read_appointment(const Result& r, int i) {
   a.external_id = r.text(i, 10);
   a.created_at = from_unix(r.i64(i, 11));
   a.updated_at = from_unix(r.i64(i, 12));
+  a.needs_attention = r.boolean(i, 13);
   return a;
 }
 

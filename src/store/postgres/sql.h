@@ -127,7 +127,7 @@ inline constexpr Statement kAppointment{
     "appointment",
     "SELECT id, company_id, branch_id, customer_id, status, version, source, notes, "
     "COALESCE(call_id, ''), COALESCE(external_provider, ''), COALESCE(external_id, ''), " APPOINTD_EPOCH(
-        "created_at") ", " APPOINTD_EPOCH("updated_at") " FROM appointments "
+        "created_at") ", " APPOINTD_EPOCH("updated_at") ", needs_attention FROM appointments "
                                                         "WHERE company_id = $1 AND id = $2"};
 // In a write: the row locked, so concurrent changes of one appointment (on any instance) take
 // turns and each reads the version and segments the previous one committed.
@@ -135,7 +135,7 @@ inline constexpr Statement kAppointmentForUpdate{
     "appointment_for_update",
     "SELECT id, company_id, branch_id, customer_id, status, version, source, notes, "
     "COALESCE(call_id, ''), COALESCE(external_provider, ''), COALESCE(external_id, ''), " APPOINTD_EPOCH(
-        "created_at") ", " APPOINTD_EPOCH("updated_at") " FROM appointments "
+        "created_at") ", " APPOINTD_EPOCH("updated_at") ", needs_attention FROM appointments "
                                                         "WHERE company_id = $1 AND id = $2 FOR UPDATE"};
 inline constexpr Statement kSegmentsOf{
     "segments_of",
@@ -145,7 +145,9 @@ inline constexpr Statement kSegmentsOf{
 // Appointments of a company with a segment matching the filter (NULL parameters match all).
 // Two statements rather than one with an optional staff filter: sessions force generic plans
 // (pg_store.cpp), and a generic plan of `$2 IS NULL OR s.staff_id = $2` cannot use the staff
-// index. One staff member's (the segments' staff index), and the whole company's.
+// index. One staff member's (the segments' staff index), and the whole company's. A booked
+// appointment matches by its active segments; a cancelled or conflict one, whose segments block
+// nothing (inactive), by the segments it has.
 inline constexpr Statement kAppointmentIdsOfStaff{
     "appointment_ids_of_staff",
     "SELECT DISTINCT a.id FROM appointments a JOIN segments s ON s.appointment_id = a.id "
@@ -153,7 +155,7 @@ inline constexpr Statement kAppointmentIdsOfStaff{
     "AND ($3::bigint IS NULL OR (s.starts_at < to_timestamp($4::bigint) "
     "AND s.ends_at > to_timestamp($3::bigint))) "
     "AND ($5::text IS NULL OR a.status = $5) "
-    "AND (a.status = 'cancelled' OR s.active) "
+    "AND (a.status <> 'booked' OR s.active) "
     "ORDER BY a.id LIMIT $6"};
 inline constexpr Statement kAppointmentIdsOfCompany{
     "appointment_ids_of_company",
@@ -162,7 +164,7 @@ inline constexpr Statement kAppointmentIdsOfCompany{
     "AND ($3::bigint IS NULL OR (s.starts_at < to_timestamp($4::bigint) "
     "AND s.ends_at > to_timestamp($3::bigint))) "
     "AND ($5::text IS NULL OR a.status = $5) "
-    "AND (a.status = 'cancelled' OR s.active) "
+    "AND (a.status <> 'booked' OR s.active) "
     "ORDER BY a.id LIMIT $6"};
 inline constexpr Statement kInsertAppointment{
     "insert_appointment",
@@ -193,13 +195,23 @@ inline constexpr Statement kInsertAppointmentAndSegment{
 inline constexpr Statement kUpdateAppointment{
     "update_appointment",
     "UPDATE appointments SET status = $3, version = $4, notes = $5, "
-    "updated_at = to_timestamp($6::bigint) WHERE company_id = $1 AND id = $2"};
+    "updated_at = to_timestamp($6::bigint), needs_attention = $7 "
+    "WHERE company_id = $1 AND id = $2"};
 inline constexpr Statement kInsertSegment{
     "insert_segment",
     "INSERT INTO segments(appointment_id, company_id, staff_id, service_id, starts_at, ends_at, "
     "blocked_from, blocked_until, active) VALUES ($1, $2, $3, $4, to_timestamp($5::bigint), "
     "to_timestamp($6::bigint), to_timestamp($7::bigint), to_timestamp($8::bigint), true) RETURNING "
     "id"};
+// A segment that blocks nothing from the start (PgTx::insert_segment): of an appointment that is
+// not booked, such as an imported conflict. Inserted active, it would trip segments_no_overlap
+// (checked at once, not deferred) before the caller could deactivate it.
+inline constexpr Statement kInsertInactiveSegment{
+    "insert_segment_inactive",
+    "INSERT INTO segments(appointment_id, company_id, staff_id, service_id, starts_at, ends_at, "
+    "blocked_from, blocked_until, active) VALUES ($1, $2, $3, $4, to_timestamp($5::bigint), "
+    "to_timestamp($6::bigint), to_timestamp($7::bigint), to_timestamp($8::bigint), false) "
+    "RETURNING id"};
 inline constexpr Statement kInsertSegmentWithId{
     "insert_segment_id",
     "INSERT INTO segments(appointment_id, company_id, staff_id, service_id, starts_at, ends_at, "
@@ -475,8 +487,9 @@ inline constexpr Statement kInsertEventAndSyncJobMany{
     "WITH e AS (INSERT INTO events(company_id, appointment_id, kind, payload, created_at) "
     "SELECT co, ap, ki, pa, to_timestamp(cr) FROM unnest($1::bigint[], $2::bigint[], $3::text[], "
     "$4::text[], $5::bigint[]) AS t(co, ap, ki, pa, cr)) "
-    "INSERT INTO sync_jobs(appointment_id, action, version, state, next_attempt_at) "
-    "SELECT ap, ac, ve, 'pending', to_timestamp(na) FROM unnest($6::bigint[], $7::text[], "
+    "INSERT INTO sync_jobs(appointment_id, action, version, state, next_attempt_at, created_at) "
+    "SELECT ap, ac, ve, 'pending', to_timestamp(na), to_timestamp(na) "
+    "FROM unnest($6::bigint[], $7::text[], "
     "$8::bigint[], $9::bigint[]) AS s(ap, ac, ve, na)"};
 #undef APPOINTD_BUSY
 inline constexpr Statement kHold{
@@ -504,8 +517,8 @@ inline constexpr Statement kInsertEventAndSyncJob{
     "insert_event_sync_job",
     "WITH e AS (INSERT INTO events(company_id, appointment_id, kind, payload, created_at) "
     "VALUES ($1, $2, $3, $4, to_timestamp($5::bigint))) "
-    "INSERT INTO sync_jobs(appointment_id, action, version, state, next_attempt_at) "
-    "VALUES ($6, $7, $8, 'pending', to_timestamp($9::bigint))"};
+    "INSERT INTO sync_jobs(appointment_id, action, version, state, next_attempt_at, created_at) "
+    "VALUES ($6, $7, $8, 'pending', to_timestamp($9::bigint), to_timestamp($9::bigint))"};
 inline constexpr Statement kEvents{
     "events", "SELECT id, company_id, COALESCE(appointment_id, 0), kind, payload, " APPOINTD_EPOCH(
                   "created_at") " FROM events WHERE company_id = $1 AND appointment_id = $2 "
@@ -513,8 +526,8 @@ inline constexpr Statement kEvents{
 
 inline constexpr Statement kInsertSyncJob{
     "insert_sync_job",
-    "INSERT INTO sync_jobs(appointment_id, action, version, state, next_attempt_at) "
-    "VALUES ($1, $2, $3, 'pending', to_timestamp($4::bigint))"};
+    "INSERT INTO sync_jobs(appointment_id, action, version, state, next_attempt_at, created_at) "
+    "VALUES ($1, $2, $3, 'pending', to_timestamp($4::bigint), to_timestamp($4::bigint))"};
 
 inline constexpr Statement kIdempotency{
     "idempotency",

@@ -74,7 +74,7 @@ inline constexpr const char* kFillCustomer =
 inline constexpr const char* kAppointment =
     "SELECT id, company_id, branch_id, customer_id, status, version, source, notes, "
     "COALESCE(call_id,''), COALESCE(external_provider,''), COALESCE(external_id,''), "
-    "created_at, updated_at FROM appointments WHERE company_id = ?1 AND id = ?2";
+    "created_at, updated_at, needs_attention FROM appointments WHERE company_id = ?1 AND id = ?2";
 inline constexpr const char* kSegmentsOf =
     "SELECT id, appointment_id, staff_id, service_id, starts_at, ends_at, blocked_from, "
     "blocked_until, active FROM segments WHERE appointment_id = ?1 ORDER BY starts_at, id";
@@ -86,18 +86,18 @@ inline constexpr const char* kAppointmentIds =
     "AND (?2 IS NULL OR s.staff_id = ?2) "
     "AND (?3 IS NULL OR (s.starts_at < ?4 AND s.ends_at > ?3)) "
     "AND (?5 IS NULL OR a.status = ?5) "
-    "AND (a.status = 'cancelled' OR s.active = 1) "
+    "AND (a.status <> 'booked' OR s.active = 1) "
     "ORDER BY a.id LIMIT ?6";
 inline constexpr const char* kInsertAppointment =
     "INSERT INTO appointments(company_id, branch_id, customer_id, status, version, source, notes, "
     "call_id, external_provider, external_id, created_at, updated_at) "
     "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)";
 inline constexpr const char* kUpdateAppointment =
-    "UPDATE appointments SET status = ?3, version = ?4, notes = ?5, updated_at = ?6 "
-    "WHERE company_id = ?1 AND id = ?2";
+    "UPDATE appointments SET status = ?3, version = ?4, notes = ?5, updated_at = ?6, "
+    "needs_attention = ?7 WHERE company_id = ?1 AND id = ?2";
 inline constexpr const char* kInsertSegment =
     "INSERT INTO segments(appointment_id, company_id, staff_id, service_id, starts_at, ends_at, "
-    "blocked_from, blocked_until, active) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,1)";
+    "blocked_from, blocked_until, active) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)";
 inline constexpr const char* kDeleteSegments = "DELETE FROM segments WHERE appointment_id = ?1";
 inline constexpr const char* kDeactivateSegments =
     "UPDATE segments SET active = 0 WHERE appointment_id = ?1 AND active = 1";
@@ -181,8 +181,8 @@ inline constexpr const char* kEvents =
     "WHERE company_id = ?1 AND appointment_id = ?2 ORDER BY id LIMIT 1000";
 
 inline constexpr const char* kInsertSyncJob =
-    "INSERT INTO sync_jobs(appointment_id, action, version, state, next_attempt_at) "
-    "VALUES (?1, ?2, ?3, 'pending', ?4)";
+    "INSERT INTO sync_jobs(appointment_id, action, version, state, next_attempt_at, created_at) "
+    "VALUES (?1, ?2, ?3, 'pending', ?4, ?4)";
 
 inline constexpr const char* kIdempotency =
     "SELECT fingerprint, status, body FROM idempotency_keys WHERE company_id = ?1 AND key = ?2";

@@ -37,6 +37,12 @@ void apply_migrations(Connection& c) {
       }
       if (!applied) {
         c.exec(m.sql);
+        // Migrations run with foreign keys off, so that a table can be rebuilt (SQLite's
+        // procedure for schema changes ALTER TABLE cannot make); every key must hold after.
+        auto fk = c.prepare("PRAGMA foreign_key_check");
+        if (fk.step())
+          throw StoreError("migration " + std::to_string(m.version) +
+                           " broke a foreign key of table " + fk.text(0));
         auto s = c.prepare("INSERT INTO schema_migrations VALUES (?1, ?2, ?3)");
         s.bind(1, m.version).bind(2, m.name).bind(3, to_unix(SystemClock().now()));
         s.exec();
@@ -58,10 +64,10 @@ class SqliteStore final : public Store {
     writer_ = std::make_unique<Connection>(path_, false);
     writer_->exec("PRAGMA journal_mode=WAL");
     writer_->exec(opts.durability_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
-    writer_->exec("PRAGMA foreign_keys=ON");
     writer_->exec("PRAGMA cache_size=-65536");
     writer_->exec("PRAGMA wal_autocheckpoint=4000");
     apply_migrations(*writer_);
+    writer_->exec("PRAGMA foreign_keys=ON");
     for (int i = 0; i < std::max(1, opts.read_connections); ++i) {
       auto c = std::make_unique<Connection>(path_, true);
       c->exec("PRAGMA cache_size=-16384");

@@ -53,7 +53,7 @@ Appointment read_appointment(Stmt& s) {
   a.company_id = s.i64(1);
   a.branch_id = s.i64(2);
   a.customer_id = s.i64(3);
-  a.status = s.text(4) == "cancelled" ? AppointmentStatus::kCancelled : AppointmentStatus::kBooked;
+  a.status = parse_appointment_status(s.text(4)).value_or(AppointmentStatus::kBooked);
   a.version = s.i64(5);
   a.source = s.text(6);
   a.notes = s.text(7);
@@ -62,6 +62,7 @@ Appointment read_appointment(Stmt& s) {
   a.external_id = s.text(10);
   a.created_at = from_unix(s.i64(11));
   a.updated_at = from_unix(s.i64(12));
+  a.needs_attention = s.i64(13) != 0;
   return a;
 }
 
@@ -453,9 +454,10 @@ Id SqliteTx::insert_segment(Id company_id, const Segment& g) {
   auto s = c_.prepare(sql::kInsertSegment);
   s.bind(1, g.appointment_id).bind(2, company_id).bind(3, g.staff_id).bind(4, g.service_id);
   s.bind(5, to_unix(g.time.from)).bind(6, to_unix(g.time.until));
-  s.bind(7, to_unix(g.blocked.from)).bind(8, to_unix(g.blocked.until));
+  s.bind(7, to_unix(g.blocked.from)).bind(8, to_unix(g.blocked.until)).bind(9, g.active ? 1 : 0);
   s.exec();
   Id id = c_.last_insert_id();
+  if (!g.active) return id;  // blocks nothing (an import kept as conflict)
   raise_max_blocked(g.staff_id, g.blocked);
   if (index()) index()->added(g.staff_id, {Block::kSegment, id, g.appointment_id, g.blocked});
   return id;
@@ -485,7 +487,7 @@ void SqliteTx::delete_segments(Id appointment_id) {
 void SqliteTx::update_appointment(const Appointment& a) {
   auto s = c_.prepare(sql::kUpdateAppointment);
   s.bind(1, a.company_id).bind(2, a.id).bind(3, to_string(a.status)).bind(4, a.version);
-  s.bind(5, a.notes).bind(6, to_unix(a.updated_at));
+  s.bind(5, a.notes).bind(6, to_unix(a.updated_at)).bind(7, a.needs_attention ? 1 : 0);
   s.exec();
 }
 

@@ -76,6 +76,31 @@ class SqliteTx final : public WriteTx {
   bool delete_hold(Id company_id, Id id) override;
   int delete_expired_holds(Id staff_id, Instant now) override;
 
+  // Calendar sync (sqlite_sync.cpp).
+  std::optional<Integration> integration(Id company_id, const std::string& provider) override;
+  std::vector<Integration> integrations(const std::string& provider) override;
+  std::vector<EventTypeMapping> event_types(Id company_id, std::optional<Id> staff_id) override;
+  std::vector<ExternalBooking> external_bookings(Id appointment_id) override;
+  std::optional<ExternalBooking> external_booking(const std::string& provider,
+                                                  const std::string& uid) override;
+  std::optional<SyncJob> sync_job(Id company_id, Id id) override;
+  std::vector<SyncJob> sync_jobs(Id company_id, const SyncJobFilter& f) override;
+  SyncStats sync_stats(Instant now) override;
+  void put_integration(const Integration& i) override;
+  bool delete_integration(Id company_id, const std::string& provider) override;
+  void replace_event_types(Id company_id, Id staff_id,
+                           const std::vector<EventTypeMapping>& mappings) override;
+  std::vector<Id> claim_due_appointments(Instant now, int limit) override;
+  std::vector<SyncJob> open_sync_jobs(std::span<const Id> appointment_ids) override;
+  void lock_appointment(Id) override {}  // writes are serialised: nothing to lock
+  void save_sync_job(const SyncJob& j) override;
+  void record_external_booking(const ExternalBooking& b) override;
+  std::optional<Id> insert_webhook(Id company_id, const std::string& provider,
+                                   const std::string& digest, const std::string& body,
+                                   Instant now) override;
+  std::vector<WebhookDelivery> pending_webhooks(int limit) override;
+  void finish_webhook(Id id, const std::string& outcome, Instant now) override;
+
  private:
   // Keeps staff.max_blocked_seconds >= the length of every block written for that staff
   // member: the bound of the overlap scan in kBlocks.
