@@ -234,8 +234,15 @@ JobRun Run::go() {
     }
   }
   if (job_.uncertain) {
+    // Where an unseen booking may be: the event types of every segment the appointment has
+    // (a cancelled one keeps its segments, inactive) and of every booking known. A reschedule
+    // to another staff member forgets the old segments; reconciliation finds what is left there.
     std::vector<std::int64_t> types;
     for (const auto& w : wanted) types.push_back(w.event_type_id);
+    for (const auto& g : a.segments)
+      for (const auto& m : ctx_.mappings)
+        if (m.staff_id == g.staff_id && m.service_id == g.service_id)
+          types.push_back(m.event_type_id);
     for (const auto& k : known_) types.push_back(k.event_type_id);
     std::sort(types.begin(), types.end());
     types.erase(std::unique(types.begin(), types.end()), types.end());
