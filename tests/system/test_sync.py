@@ -49,8 +49,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "fakes"))
 import fake_calcom as fc  # noqa: E402
-from harness import (CLI_TIMEOUT, UTC, Company, Reply, ServerTestCase, expect, iso,  # noqa: E402
-                     minutes, parse_instant, phone, require_binary, sqlite_path)
+from harness import (CLI_TIMEOUT, UTC, Client, Company, Reply, Server,  # noqa: E402
+                     ServerTestCase, expect, iso, minutes, parse_instant, phone, require_binary,
+                     sqlite_path, test_backend)
 
 # --------------------------------------------------------------------------------------------
 # Settings
@@ -1618,3 +1619,100 @@ class SoakTest(SyncTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TwoInstancesTest(SyncTestCase):
+    """PostgreSQL: two `serve` instances on one database, each with a worker, drain one outbox.
+    Without faults nothing gives a job a reason to call twice, so every create must reach
+    Cal.com exactly once: a job claimed by both workers would show as a second create of the
+    same appointment (which Cal.com answers 400: the host is busy)."""
+    @classmethod
+    def setUpClass(cls) -> None:
+        if test_backend() != "postgresql":
+            raise unittest.SkipTest("two instances share a database on PostgreSQL only")
+        super().setUpClass()
+        cls.workdir_b = os.path.join(cls.workdir, "b")
+        os.makedirs(cls.workdir_b)
+        cls.b = Server(cls.db_url, cls.workdir_b, threads=2, extra_args=cls.server_args)
+        cls.addClassCleanup(cls.b.stop)
+        cls.b.start()
+        cls.api_b = Client(cls.b, cls.co.key)
+        cls.staff = [cls.new_staff() for _ in range(6)]
+
+    def test_each_create_reaches_calcom_once(self):
+        n = 240
+        plan = [(self.staff[i % 6][0], slot(day=1 + i // 48, hour=6 + (i // 6) % 8))
+                for i in range(n)]
+        # Half the bookings through each instance; a third of them cancelled right away, so
+        # that claims of both workers interleave with changes of the same appointments.
+        def book_one(i: int) -> dict:
+            client = self.co.api if i % 2 == 0 else self.api_b
+            staff, start = plan[i]
+            r = client.post("/v1/appointments", {"customer": {"phone": phone(i)},
+                                                 "segments": [self.co.seg(staff, self.svc, start)]})
+            a = expect(r, 201)
+            if i % 3 == 0:
+                a = expect(client.post(f"/v1/appointments/{a['id']}/cancel", {}), 200)
+            return a
+        appts = parallel(list(range(n)), book_one, self.co.api)
+        poll(lambda: len(self.jobs("pending")) + len(self.jobs("running")), lambda k: k == 0,
+             timeout=120, interval=0.5, what="both workers drained the outbox",
+             context=self.log_context)
+        creates = [e for e in self.fake.requests()
+                   if e["method"] == "POST" and e["path"] == "/v2/bookings"]
+        refused = [e for e in creates if e.get("status") != 201]
+        self.assertEqual(refused, [], "a create was refused: the same job ran twice")
+        per_appt: dict[str, int] = {}
+        for e in creates:
+            k = str(((e.get("body") or {}).get("metadata") or {}).get("appointd_appointment"))
+            per_appt[k] = per_appt.get(k, 0) + 1
+        self.assertEqual({k: v for k, v in per_appt.items() if v > 1}, {},
+                         "appointments created more than once")
+        live = {}
+        for b in self.fake.bookings(status="accepted"):
+            live.setdefault(meta_appt(b), []).append(b)
+        for a in appts:
+            mine = live.get(str(a["id"]), [])
+            self.assertEqual(len(mine), 0 if a["status"] == "cancelled" else 1, a)
+        states = {j["state"] for j in self.jobs_all()}
+        self.assertLessEqual(states, {"done", "superseded"}, states)
+        self.assertAuditClean()
+
+    def jobs_all(self) -> list[dict]:
+        out = []
+        for st in ("pending", "running", "done", "superseded", "skipped", "failed"):
+            out += self.jobs(st, limit=1000)
+        return out
+
+
+class WorkerCommandTest(SyncTestCase):
+    """PostgreSQL: `appointd worker` syncs for a `serve --sync-workers 0`, stops on SIGTERM, and
+    is refused on SQLite (where serve runs the worker itself)."""
+    sync_workers = 0
+
+    def worker_args(self) -> list[str]:
+        return [require_binary(), "worker", "--db", self.db_url,
+                *sync_flags(self.fake.url, self.key_file, 1)]
+
+    def test_worker_process(self):
+        if test_backend() != "postgresql":
+            r = subprocess.run(self.worker_args(), capture_output=True, text=True,
+                               timeout=CLI_TIMEOUT)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("needs PostgreSQL", r.stderr + r.stdout)
+            return
+        staff, _ = self.new_staff()
+        a = self.book(staff, slot(day=2, hour=9))
+        time.sleep(1.0)
+        self.assertEqual(self.appt(a["id"])["sync"]["state"], "pending",
+                         "serve --sync-workers 0 synced by itself")
+        log = open(os.path.join(self.workdir, "worker.log"), "w")
+        w = subprocess.Popen(self.worker_args(), stdout=log, stderr=subprocess.STDOUT)
+        try:
+            self.wait_synced(a["id"], lambda x: len(x["sync"]["external_uids"]) == 1)
+            self.assertEqual(len(accepted_of(self.fake, a["id"])), 1)
+        finally:
+            w.send_signal(signal.SIGTERM)
+            code = w.wait(timeout=30)
+            log.close()
+        self.assertEqual(code, 0)
