@@ -1716,3 +1716,27 @@ class WorkerCommandTest(SyncTestCase):
             code = w.wait(timeout=30)
             log.close()
         self.assertEqual(code, 0)
+
+
+class MetricsTest(SyncTestCase):
+    """The sync's series appear on /metrics once there is something to count."""
+
+    def test_sync_series(self):
+        staff, _ = self.new_staff()
+        a = self.book(staff, slot(day=3, hour=9))
+        self.wait_synced(a["id"])
+        r = self.co.api.with_key(None).post(f"/v1/webhooks/calcom/{self.co.id}", {"x": 1},
+                                            headers={"X-Cal-Signature-256": "00"})
+        self.assertEqual(r.status, 401)
+
+        def text() -> str:
+            return self.co.api.with_key(None).get("/metrics").body
+
+        want = ['appointd_sync_call_duration_seconds_bucket{endpoint="create",status_class="2xx"',
+                'appointd_sync_job_results_total{result="done",action="create"} 1',
+                'appointd_calcom_webhooks_total{outcome="invalid_signature"} 1',
+                'appointd_sync_jobs{state="done",action="create"} 1',
+                "appointd_sync_backlog 0", "appointd_sync_breakers_open 0",
+                "appointd_sync_oldest_due_seconds 0"]
+        poll(text, lambda t: all(w in t for w in want), timeout=15, interval=0.5,
+             what=f"/metrics shows {want}")
