@@ -693,6 +693,42 @@ class ConfigTest(SyncTestCase):
         self.assertMasked(b["api_key"], CAL_KEY, "api_key after restart")
 
 
+    def test_without_key_file(self):
+        """SQLite: serve creates a key file beside the database. PostgreSQL: without one, secrets
+        can be neither stored nor read (503 secrets_key_missing), since every instance must
+        share the key."""
+        saved = self.server.extra_args
+        port = self.server.port
+        self.server.stop()
+        try:
+            args = list(saved)
+            i = args.index("--secrets-key-file")
+            del args[i:i + 2]
+            self.server.extra_args = tuple(args)
+            if test_backend() == "sqlite":
+                # The new key beside the database is made, then refused: the stored secrets
+                # were sealed under the test's key file.
+                with self.assertRaises(RuntimeError):
+                    self.server.start(port)
+                path = sqlite_path(self.db_url) + ".secrets.key"
+                self.assertTrue(os.path.exists(path), "no key file beside the database")
+                self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+                with open(self.server.log_path, "rb") as f:
+                    self.assertIn(path, f.read().decode(errors="replace"))
+                return
+            self.server.start(port)
+            r = self.co.api.put("/v1/integrations/calcom",
+                                {"api_key": CAL_KEY, "webhook_secret": WEBHOOK_SECRET})
+            self.assertProblem(r, 503, "secrets_key_missing")
+            self.assertProblem(self.co.api.get("/v1/integrations/calcom"), 503,
+                               "secrets_unreadable")
+        finally:
+            if self.server.running:
+                self.server.stop()
+            self.server.extra_args = saved
+            self.server.start(port)
+
+
 # --------------------------------------------------------------------------------------------
 # 3. Skipped jobs and the jobs API
 # --------------------------------------------------------------------------------------------
