@@ -1776,3 +1776,34 @@ class MetricsTest(SyncTestCase):
                 "appointd_sync_oldest_due_seconds 0"]
         poll(text, lambda t: all(w in t for w in want), timeout=15, interval=0.5,
              what=f"/metrics shows {want}")
+
+
+class OutageTest(SyncTestCase):
+    """Cal.com down for a while (every call 500): the breaker stops the calls, the backlog
+    waits, and everything is synced soon after Cal.com is back; nothing is lost or doubled."""
+
+    def test_outage_then_recovery(self):
+        staff = [self.new_staff()[0] for _ in range(3)]
+        self.fake.set_faults([fault("before", method="*", path="/v2/", probability=1.0,
+                                    status=500)])
+        appts = [self.book(staff[i % 3], slot(day=4 + i // 24, hour=6 + (i // 3) % 8))
+                 for i in range(30)]
+        t0 = time.monotonic()
+        poll(lambda: self.co.api.with_key(None).get("/metrics").body,
+             lambda t: "appointd_sync_breakers_open 1" in t, timeout=20, interval=0.5,
+             what="the breaker opened", context=self.log_context)
+        time.sleep(max(0.0, 8 - (time.monotonic() - t0)))
+        calls = sum(fired(self.fake))
+        elapsed = time.monotonic() - t0
+        # Without a breaker, 30 jobs retrying every <= 2 s would make ~15 calls a second.
+        self.assertLess(calls, 3 * elapsed + 20,
+                        f"{calls} calls to a dead Cal.com in {elapsed:.1f}s: the breaker did "
+                        f"not hold them back")
+        for a in appts:
+            self.assertEqual(self.appt(a["id"])["sync"]["state"], "pending")
+        self.fake.clear_faults()
+        for a in appts:
+            self.wait_synced(a["id"], lambda x: len(x["sync"]["external_uids"]) == 1)
+        for a in appts:
+            self.assertEqual(len(accepted_of(self.fake, a["id"])), 1)
+        self.assertAuditClean()
