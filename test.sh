@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/deps.sh
 appointd_install_missing "${APPOINTD_BUILD_DEPS[@]}" "${APPOINTD_TEST_DEPS[@]}"
+# Retell's official SDK signs the intake tests' requests (tests/fakes/package.json pins it).
+appointd_install_npm tests/fakes
 
 BUILD=${BUILD_DIR:-build-asan}
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAPPOINTD_SANITIZE=ON \

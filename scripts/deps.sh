@@ -10,7 +10,7 @@ APPOINTD_BUILD_DEPS=(
   libphonenumber-dev libpq-dev libmimalloc-dev tzdata sqlite3
 )
 APPOINTD_TEST_DEPS=(libgtest-dev libbenchmark-dev python3 postgresql-15 postgresql-client-15
-  postgresql-contrib wrk curl clang-format)
+  postgresql-contrib wrk curl clang-format nodejs)
 
 appointd_install_missing() {
   local missing=()
@@ -23,4 +23,16 @@ appointd_install_missing() {
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# Installs the npm packages that the package.json in directory $1 names, at the versions its
+# package-lock.json pins, into $1/node_modules, unless they are there already (`npm ls` passes).
+# npm comes with NodeSource's nodejs, which conflicts with Debian's `npm` package; Debian's nodejs
+# has none, so the Debian package is installed only when no npm is on the PATH.
+appointd_install_npm() {
+  local dir=$1
+  command -v npm >/dev/null 2>&1 || appointd_install_missing npm
+  npm ls --prefix "$dir" --depth=0 >/dev/null 2>&1 && return 0
+  echo "installing npm packages in $dir"
+  npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
 }

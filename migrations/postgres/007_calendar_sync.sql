@@ -13,6 +13,8 @@ ALTER TABLE sync_jobs ADD COLUMN uncertain boolean NOT NULL DEFAULT false;
 ALTER TABLE sync_jobs ADD COLUMN lookup_from timestamptz;
 ALTER TABLE sync_jobs ADD COLUMN lookup_until timestamptz;
 CREATE INDEX sync_jobs_appointment ON sync_jobs(appointment_id, version);
+-- GET /v1/sync/jobs?state=: the newest jobs of a state first.
+CREATE INDEX sync_jobs_state_id ON sync_jobs(state, id);
 
 CREATE TABLE integrations (
   company_id bigint NOT NULL REFERENCES companies(id),

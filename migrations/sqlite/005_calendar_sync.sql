@@ -39,6 +39,8 @@ ALTER TABLE sync_jobs ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sync_jobs ADD COLUMN lookup_from INTEGER;
 ALTER TABLE sync_jobs ADD COLUMN lookup_until INTEGER;
 CREATE INDEX sync_jobs_appointment ON sync_jobs(appointment_id, version);
+-- GET /v1/sync/jobs?state=: the newest jobs of a state first.
+CREATE INDEX sync_jobs_state_id ON sync_jobs(state, id);
 
 CREATE TABLE integrations (
   company_id INTEGER NOT NULL REFERENCES companies(id),

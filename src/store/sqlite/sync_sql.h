@@ -57,15 +57,17 @@ inline constexpr const char* kOpenSyncJobs =
     "SELECT " APPOINTD_SYNC_JOB_COLUMNS
     "FROM sync_jobs j JOIN appointments a ON a.id = j.appointment_id "
     "WHERE j.appointment_id = ?1 AND j.state IN ('pending', 'running') ORDER BY j.version, j.id";
-// Due: pending and due, or running with an expired lease. Two index range scans of
-// sync_jobs_due, merged.
+// Due: pending and due, or running with an expired lease. Only the 4 * ?2 + 32 longest due of
+// each kind are looked at (bounded range scans of sync_jobs_due), so a claim costs the same
+// whatever the backlog (it used to group every due job: 6 ms a claim at 20,000).
 inline constexpr const char* kDueAppointments =
     "SELECT appointment_id, min(due) FROM ("
-    "SELECT appointment_id, next_attempt_at AS due FROM sync_jobs "
-    "WHERE state = 'pending' AND next_attempt_at <= ?1 "
-    "UNION ALL SELECT appointment_id, lease_until AS due FROM sync_jobs "
-    "WHERE state = 'running' AND lease_until <= ?1) GROUP BY appointment_id "
-    "ORDER BY 2, 1 LIMIT ?2";
+    "SELECT * FROM (SELECT appointment_id, next_attempt_at AS due FROM sync_jobs "
+    "WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at "
+    "LIMIT 4 * ?2 + 32) "
+    "UNION ALL SELECT * FROM (SELECT appointment_id, lease_until AS due FROM sync_jobs "
+    "WHERE state = 'running' AND lease_until <= ?1 ORDER BY lease_until LIMIT 4 * ?2 + 32)) "
+    "GROUP BY appointment_id ORDER BY 2, 1 LIMIT ?2";
 inline constexpr const char* kSaveSyncJob =
     "UPDATE sync_jobs SET state = ?2, attempts = ?3, next_attempt_at = ?4, created_at = ?5, "
     "lease_owner = ?6, lease_until = ?7, last_error = ?8, uncertain = ?9, lookup_from = ?10, "
