@@ -10,7 +10,7 @@ std::chrono::seconds backoff_delay(const BackoffPolicy& p, int attempts, std::mt
   const std::int64_t ceiling =
       std::min<std::int64_t>(p.cap.count(), p.base.count() * (std::int64_t{1} << shift));
   std::uniform_int_distribution<std::int64_t> pick(0, std::max<std::int64_t>(ceiling, 0));
-  return std::max(std::chrono::seconds(pick(rng)), std::min(at_least, std::chrono::seconds(3600)));
+  return std::max(std::chrono::seconds(pick(rng)), at_least);
 }
 
 bool Breaker::allow(Instant now) {

@@ -85,7 +85,8 @@ bool Run::look_up(const std::vector<std::int64_t>& event_types, Instant from, In
     calcom::ListFilter f;
     f.event_type_ids = {et};
     f.after_start = from;
-    f.before_end = until;
+    // An event type may last longer than the segment it mirrors: its booking then ends later.
+    f.before_end = until + std::chrono::hours(24);
     if (!time_left()) return false;
     auto r = client_.list_bookings(f);
     saw(r.status);
@@ -206,6 +207,7 @@ bool Run::reschedule(const Step& s) {
 JobRun Run::go() {
   auto& o = run_.outcome;
   const Appointment& a = ctx_.appointment;
+  o.synced_version = a.version;
   if (!ctx_.connected) {
     o.kind = JobOutcome::kSkipped;
     o.error = "Cal.com is not connected";

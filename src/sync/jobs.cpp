@@ -37,11 +37,17 @@ bool leased(const SyncJob& j, Instant now) {
 std::vector<SyncJob> claim_jobs(store::WriteTx& tx, const std::string& owner, Instant now,
                                 std::chrono::seconds lease, int limit) {
   std::vector<SyncJob> out;
-  const auto ids = tx.claim_due_appointments(now, limit);
+  // More candidates than the limit: an appointment whose job another worker still runs is
+  // passed over, and must not cost a claim its place.
+  const auto ids = tx.claim_due_appointments(now, 2 * limit + 8);
   if (ids.empty()) return out;
   std::map<Id, std::vector<SyncJob>> by_appointment;
   for (auto& j : tx.open_sync_jobs(ids)) by_appointment[j.appointment_id].push_back(j);
-  for (auto& [appointment_id, jobs] : by_appointment) {
+  for (Id appointment_id : ids) {
+    if (static_cast<int>(out.size()) >= limit) break;
+    auto found = by_appointment.find(appointment_id);
+    if (found == by_appointment.end()) continue;
+    auto& jobs = found->second;
     SyncJob newest = jobs.back();  // ordered by version, then id
     bool busy = false, changed = false;
     for (std::size_t i = 0; i + 1 < jobs.size(); ++i) {
@@ -98,7 +104,8 @@ std::optional<JobState> finish_job(store::WriteTx& tx, const SyncJob& job, const
   j.last_error = outcome.error;
   j.uncertain = outcome.kind == JobOutcome::kRetry && outcome.uncertain;
   auto a = tx.appointment(job.company_id, job.appointment_id);
-  if (!a || a->version != j.version) {
+  const std::int64_t synced = outcome.synced_version ? outcome.synced_version : j.version;
+  if (!a || a->version != synced) {
     // A newer change exists: its job takes over at the next claim, with this one's window.
     j.state = JobState::kPending;
     j.next_attempt_at = now;

@@ -37,12 +37,16 @@ struct JobOutcome {
   Instant retry_at{};
   bool uncertain = false;              // kRetry: an effect may have happened unseen
   std::vector<ExternalBooking> facts;  // what was learnt of the calendar, recorded in any case
+  // The appointment version the run brought the calendar to (it reads the appointment when it
+  // starts, so this may be newer than the job's own version). 0: unknown.
+  std::int64_t synced_version = 0;
 };
 
 // Records the outcome of `job` as leased by `owner`: the facts always (they are true whoever
 // holds the lease); the job's state only while the lease is still `owner`'s. When the
-// appointment's version moved on meanwhile, the job goes back to pending (uncertain if the
-// outcome was), so that the next claim supersedes it by the newer job. A kRetry past
+// appointment's version moved on after the run read it (outcome.synced_version), the job goes
+// back to pending (uncertain if the outcome was): every change enqueues a job, so the next claim
+// supersedes this one by the newer. A kRetry past
 // `max_age` since the job was created becomes kFailed.
 // Returns the state the job was left in (nullopt: the lease was lost).
 std::optional<JobState> finish_job(store::WriteTx& tx, const SyncJob& job, const std::string& owner,
