@@ -40,7 +40,8 @@ class Run {
     auto& o = run_.outcome;
     o.kind = JobOutcome::kRetry;
     o.error = std::move(error);
-    o.uncertain = uncertain;
+    // A call of this run whose effect is unknown keeps the doubt, whatever ends the run.
+    o.uncertain = uncertain || doubt_;
     if (s) {
       if (s->retry_after) run_.retry_after = *s->retry_after;
       if (calcom::transient(s->outcome)) run_.provider_failure = true;
@@ -76,6 +77,7 @@ class Run {
   const JobContext& ctx_;
   const calcom::CalcomClient& client_;
   std::vector<ExternalBooking> known_;
+  bool doubt_ = false;  // a call's effect is unknown (the next attempt must look)
   JobRun run_;
 };
 
@@ -135,6 +137,7 @@ bool Run::create(const Wanted& w) {
     return true;
   }
   const auto o = r.status.outcome;
+  if (calcom::effect_uncertain(o)) doubt_ = true;
   if (o == CalcomOutcome::kConflict || calcom::effect_uncertain(o)) {
     // Did this (or an earlier, unseen) attempt book it? Look before creating again.
     if (!look_up({w.event_type_id}, w.start, w.end)) return false;
@@ -169,6 +172,7 @@ bool Run::cancel(const Step& s) {
   };
   if (r.status.ok() || r.status.already_cancelled || o == CalcomOutcome::kNotFound) return dead();
   if (calcom::effect_uncertain(o)) {
+    doubt_ = true;
     if (!refresh(s.uid, s.wanted.ordinal)) return false;
     for (const auto& k : known_)
       if (k.uid == s.uid && !k.live) return true;
@@ -190,6 +194,7 @@ bool Run::reschedule(const Step& s) {
     learn(fact_of(*r.booking, job_.appointment_id, s.wanted.ordinal));
     return true;
   }
+  if (calcom::effect_uncertain(o)) doubt_ = true;
   if (r.status.already_cancelled || calcom::effect_uncertain(o) || o == CalcomOutcome::kNotFound) {
     // Follow what happened to the booking; the next attempt plans from there.
     if (!refresh(s.uid, s.wanted.ordinal)) return false;
