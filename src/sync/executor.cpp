@@ -232,11 +232,18 @@ JobRun Run::go() {
       auto m = std::find_if(ctx_.mappings.begin(), ctx_.mappings.end(), [&](const auto& x) {
         return x.staff_id == g.staff_id && x.service_id == g.service_id;
       });
-      if (m != ctx_.mappings.end())
-        wanted.push_back({ordinal, m->event_type_id, g.time.from, g.time.until});
-      else
+      const bool held = std::any_of(known_.begin(), known_.end(),
+                                    [&](const auto& k) { return k.live && k.ordinal == ordinal; });
+      // Cal.com refuses bookings in the past: a segment that started before it was ever synced
+      // (e.g. an old outbox row, a long outage) is not created there.
+      const bool past = g.time.from <= std::chrono::time_point_cast<std::chrono::seconds>(
+                                           std::chrono::system_clock::now());
+      if (m != ctx_.mappings.end()) {
+        if (held || !past) wanted.push_back({ordinal, m->event_type_id, g.time.from, g.time.until});
+      } else {
         unmapped += (unmapped.empty() ? "" : ", ") + std::string("staff ") +
                     std::to_string(g.staff_id) + " service " + std::to_string(g.service_id);
+      }
       ++ordinal;
     }
   }

@@ -2013,6 +2013,18 @@ TEST_F(SyncLogicExecutor, ACancelledAppointmentWithoutKnownBookingsIsDoneWithout
   EXPECT_EQ(dead.calls, 0);
 }
 
+TEST_F(SyncLogicExecutor, ASegmentThatStartedBeforeItWasSyncedIsNotCreated) {
+  // Cal.com refuses bookings in the past: an old outbox row ends done without a call.
+  const Instant past =
+      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()) -
+      std::chrono::hours(2);
+  auto ctx = context(79, {seg(kAlice, kCut, past)});
+  const JobRun r = run_calcom_job(job_of(ctx, 1), ctx, *client_);
+  EXPECT_EQ(r.outcome.kind, JobOutcome::kDone) << why(r);
+  EXPECT_EQ(r.calls, 0);
+  EXPECT_TRUE(requests().empty());
+}
+
 TEST_F(SyncLogicExecutor, ACancelledAppointmentCancelsItsLiveBooking) {
   const Instant start = future(17);
   const auto made = make(81, start);
