@@ -4,7 +4,6 @@
 
 #include <condition_variable>
 #include <deque>
-#include <future>
 #include <map>
 #include <mutex>
 #include <random>
@@ -22,19 +21,6 @@
 namespace appointd::sync {
 
 namespace {
-
-// Runs fn in a write transaction and waits for it to be durable; rethrows its failure.
-void write_wait(store::Store& s, const std::function<void(store::WriteTx&)>& fn) {
-  std::promise<void> p;
-  auto f = p.get_future();
-  s.write(fn, [&p](std::exception_ptr e) {
-    if (e)
-      p.set_exception(e);
-    else
-      p.set_value();
-  });
-  f.get();
-}
 
 std::string host_name() {
   char buf[256] = {0};
@@ -102,13 +88,12 @@ class Engine::Impl {
   // after kMaxWebhookTries, and reconciliation repairs what it meant) never blocks the others.
   void drain_inbox() {
     std::vector<WebhookDelivery> batch;
-    write_wait(store_, [&](store::WriteTx& tx) { batch = tx.pending_webhooks(256); });
+    store_.write_sync([&](store::WriteTx& tx) { batch = tx.pending_webhooks(256); });
     for (const auto& d : batch) {
       std::string outcome;
       try {
-        write_wait(store_, [&](store::WriteTx& tx) {
-          outcome = process_webhook(tx, d, clock_.now()).outcome;
-        });
+        store_.write_sync(
+            [&](store::WriteTx& tx) { outcome = process_webhook(tx, d, clock_.now()).outcome; });
       } catch (const std::exception& e) {
         if (++webhook_failures_[d.id] < kMaxWebhookTries) continue;
         webhook_failures_.erase(d.id);
@@ -116,8 +101,8 @@ class Engine::Impl {
                       "\"delivery\":" + std::to_string(d.id) + ",\"error\":\"" +
                           obs::json_escape(e.what()) + "\"");
         outcome = "error";
-        write_wait(store_,
-                   [&](store::WriteTx& tx) { tx.finish_webhook(d.id, outcome, clock_.now()); });
+        store_.write_sync(
+            [&](store::WriteTx& tx) { tx.finish_webhook(d.id, outcome, clock_.now()); });
       }
       if (outcome != "deferred") webhook_failures_.erase(d.id);
       count_webhook(outcome);
@@ -194,8 +179,8 @@ class Engine::Impl {
       std::vector<SyncJob> jobs;
       try {
         const Instant now = clock_.now();
-        write_wait(store_,
-                   [&](store::WriteTx& tx) { jobs = claim_jobs(tx, owner, now, o_.lease, room); });
+        store_.write_sync(
+            [&](store::WriteTx& tx) { jobs = claim_jobs(tx, owner, now, o_.lease, room); });
       } catch (const std::exception& e) {
         obs::log_warn("sync claim failed", "\"error\":\"" + obs::json_escape(e.what()) + "\"");
         jobs.clear();
@@ -295,7 +280,7 @@ class Engine::Impl {
                                                : run.retry_after);
     }
     std::optional<JobState> state;
-    write_wait(store_, [&](store::WriteTx& tx) {
+    store_.write_sync([&](store::WriteTx& tx) {
       state = finish_job(tx, job, owner, o, clock_.now(), o_.max_age);
     });
     metrics_.counter("appointd_sync_attempts_total", "Sync job attempts").inc();
