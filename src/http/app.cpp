@@ -94,6 +94,7 @@ App::App(Env env, bool metrics_on_ops_only) : env_(env), metrics_on_ops_only_(me
   availability_routes(defs);
   hold_routes(defs);
   sync_routes(defs);
+  retell_routes(defs);
   for (const auto& d : defs) router_.add(d.method, d.pattern, make_entry(env_.metrics, d));
   unmatched_ = make_entry(env_.metrics, {"*", "unmatched", nullptr, Access::kPublic});
 }
@@ -140,7 +141,7 @@ std::optional<Response> App::route(Ctx& c, std::shared_ptr<RouteEntry>& entry) c
 }
 
 std::optional<Response> App::authenticate(Ctx& c, const RouteDef& def) {
-  if (def.access == Access::kPublic) return std::nullopt;
+  if (def.access == Access::kPublic || def.access == Access::kSigned) return std::nullopt;
   auto auth = c.req.header("authorization");
   std::optional<Principal> who;
   if (auth && auth->size() > 7 && strncasecmp(auth->data(), "Bearer ", 7) == 0) {

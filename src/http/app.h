@@ -50,7 +50,9 @@ struct Ctx {
 };
 using CtxPtr = std::shared_ptr<Ctx>;
 
-enum class Access { kPublic, kPlatform, kCompany };
+// kPublic: the service routes (health, readiness, metrics), also on the operations listener;
+// kSigned: a provider's webhook, which checks its own signature (no API key).
+enum class Access { kPublic, kSigned, kPlatform, kCompany };
 using RouteFn = void (*)(Env&, const CtxPtr&);
 struct RouteDef {
   const char* method;
@@ -114,7 +116,8 @@ void appointment_routes(std::vector<RouteDef>& out);
 void schedule_routes(std::vector<RouteDef>& out);      // settings, working hours, time off
 void availability_routes(std::vector<RouteDef>& out);  // availability, composite
 void hold_routes(std::vector<RouteDef>& out);
-void sync_routes(std::vector<RouteDef>& out);  // integrations, sync jobs, Cal.com webhooks
+void sync_routes(std::vector<RouteDef>& out);    // integrations, sync jobs, Cal.com webhooks
+void retell_routes(std::vector<RouteDef>& out);  // Retell integration, webhooks, calls
 
 }  // namespace appointd::http
 

@@ -69,6 +69,7 @@ json to_json(const Appointment& a) {
           {"source", a.source},
           {"needs_attention", a.needs_attention},
           {"notes", a.notes},
+          {"call_id", a.call_id.empty() ? json() : json(a.call_id)},
           {"segments", std::move(segs)},
           {"created_at", format_rfc3339(a.created_at)},
           {"updated_at", format_rfc3339(a.updated_at)}};

@@ -313,7 +313,7 @@ void sync_routes(std::vector<RouteDef>& out) {
   out.push_back({"GET", "/v1/sync/jobs", list_jobs, Access::kCompany});
   out.push_back({"POST", "/v1/sync/jobs/{id}/retry", retry, Access::kCompany});
   out.push_back({"GET", "/v1/appointments/{id}", get_appointment, Access::kCompany});
-  out.push_back({"POST", "/v1/webhooks/calcom/{company_id}", webhook, Access::kPublic});
+  out.push_back({"POST", "/v1/webhooks/calcom/{company_id}", webhook, Access::kSigned});
 }
 
 }  // namespace appointd::http

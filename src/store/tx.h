@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "domain/intake.h"
 #include "domain/model.h"
 #include "domain/sync.h"
 
@@ -117,6 +118,28 @@ class ReadTx {
   // Jobs of the company matching the filter, newest (highest id) first.
   virtual std::vector<SyncJob> sync_jobs(Id company_id, const SyncJobFilter& f) = 0;
   virtual SyncStats sync_stats(Instant now) = 0;
+
+  // --- phone intake (issue 14) ---
+  // The branches (of any company) whose phone is this E.164 number, at most `limit`, by id.
+  virtual std::vector<Branch> branches_by_phone(const std::string& e164, int limit) = 0;
+  // The company a phone agent (Retell agent id) belongs to.
+  virtual std::optional<Id> agent_company(const std::string& agent_id) = 0;
+  // The company's agent ids, ascending.
+  virtual std::vector<std::string> agents(Id company_id) = 0;
+  virtual std::optional<IntakeReply> intake_reply(Id company_id, const std::string& call_id,
+                                                  const std::string& function,
+                                                  const std::string& args_fingerprint) = 0;
+  virtual std::optional<Call> call(Id company_id, const std::string& call_id) = 0;
+  // Ids of the appointments a call made (appointments.call_id) or changed (its replies),
+  // ascending.
+  virtual std::vector<Id> call_appointments(Id company_id, const std::string& call_id) = 0;
+  // The booked appointments of a customer whose first segment starts after `after`, soonest
+  // first, at most `limit`.
+  virtual std::vector<Appointment> upcoming_appointments(Id company_id, Id customer_id,
+                                                         Instant after, int limit) = 0;
+  // The live holds (expires_at > now) of the company with this owner, by id.
+  virtual std::vector<Hold> holds_of_owner(Id company_id, const std::string& owner,
+                                           Instant now) = 0;
 };
 
 // Read and write operations inside one write transaction.
@@ -221,6 +244,19 @@ class WriteTx : public ReadTx {
   virtual std::vector<WebhookDelivery> pending_webhooks(int limit) = 0;
   // Marks a delivery processed with an outcome (e.g. "cancelled", "echo", "imported").
   virtual void finish_webhook(Id id, const std::string& outcome, Instant now) = 0;
+
+  // --- phone intake (issue 14) ---
+  // Makes these the company's agent ids (the caller has checked no other company has them).
+  virtual void replace_agents(Id company_id, const std::vector<std::string>& agent_ids) = 0;
+  // Stores a reply. A concurrent duplicate (same company, call, function, fingerprint) that
+  // committed first makes the write fail and run again (PostgreSQL), which then replays it.
+  virtual void insert_intake_reply(const IntakeReply& r) = 0;
+  // Inserts `skeleton` unless the call exists, then locks the call's row for the rest of the
+  // transaction (a no-op on SQLite), so that one call's function calls and events are applied
+  // one after the other. Returns the call as stored.
+  virtual Call lock_call(const Call& skeleton) = 0;
+  // Overwrites every field of the call but its ids and created_at.
+  virtual void update_call(const Call& c) = 0;
 };
 
 }  // namespace appointd::store

@@ -40,23 +40,6 @@ Params upsert_params(const Customer& c) {
       .add(unix_of(c.created_at));
 }
 
-// An appointment row (kAppointment) with its segment rows (kSegmentsOf).
-Appointment appointment_of(const Result& head, const Result& r) {
-  Appointment a = read_appointment(head, 0);
-  for (int i = 0; i < r.rows(); ++i) {
-    Segment seg;
-    seg.id = r.i64(i, 0);
-    seg.appointment_id = r.i64(i, 1);
-    seg.staff_id = r.i64(i, 2);
-    seg.service_id = r.i64(i, 3);
-    seg.time = {from_unix(r.i64(i, 4)), from_unix(r.i64(i, 5))};
-    seg.blocked = {from_unix(r.i64(i, 6)), from_unix(r.i64(i, 7))};
-    seg.active = r.boolean(i, 8);
-    a.segments.push_back(seg);
-  }
-  return a;
-}
-
 // A block from a row whose kind (0 segment, 1 hold), id, appointment id, blocked from and
 // until are the five columns from `col` on (sql.h's block statements).
 Block block_at(const Result& r, int i, int col, Id staff_id) {

@@ -163,6 +163,25 @@ class PgTx final : public WriteTx {
   std::vector<WebhookDelivery> pending_webhooks(int limit) override;
   void finish_webhook(Id id, const std::string& outcome, Instant now) override;
 
+  // Phone intake (pg_intake.cpp).
+  std::vector<Branch> branches_by_phone(const std::string& e164, int limit) override;
+  std::optional<Id> agent_company(const std::string& agent_id) override;
+  std::vector<std::string> agents(Id company_id) override;
+  std::optional<IntakeReply> intake_reply(Id company_id, const std::string& call_id,
+                                          const std::string& function,
+                                          const std::string& args_fingerprint) override;
+  std::optional<Call> call(Id company_id, const std::string& call_id) override;
+  std::vector<Id> call_appointments(Id company_id, const std::string& call_id) override;
+  std::vector<Appointment> upcoming_appointments(Id company_id, Id customer_id, Instant after,
+                                                 int limit) override;
+  std::vector<Hold> holds_of_owner(Id company_id, const std::string& owner,
+                                   Instant now) override;
+  void replace_agents(Id company_id, const std::vector<std::string>& agent_ids) override;
+  void insert_intake_reply(const IntakeReply& r) override;
+  // Inserts the call unless it exists and reads it FOR UPDATE, in one round trip.
+  Call lock_call(const Call& skeleton) override;
+  void update_call(const Call& c) override;
+
   // Ends the transaction: what is queued with COMMIT, in one round trip, or with ROLLBACK when
   // nothing it wrote is kept (every write was in a savepoint level rolled back): no WAL flush
   // to wait for. Throws PgError like any statement, or CatalogStale.

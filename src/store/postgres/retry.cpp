@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "store/postgres/intake_sql.h"
 #include "store/postgres/sql.h"
 
 namespace appointd::store::postgres {
@@ -10,7 +11,8 @@ bool retryable(const PgError& e, bool committing) {
   const std::string& s = e.sqlstate();
   if (e.connection_lost()) return !committing;  // after COMMIT was sent the outcome is unknown
   if (s == "40001" || s == "40P01" || s == "55P03" || s == "23P01") return true;
-  return s == "23505" && e.constraint() == sql::kIdempotencyConstraint;
+  return s == "23505" && (e.constraint() == sql::kIdempotencyConstraint ||
+                          e.constraint() == sql::kIntakeReplyConstraint);
 }
 
 std::chrono::microseconds backoff(const RetryPolicy& p, int attempt, std::mt19937_64& rng) {

@@ -70,4 +70,21 @@ Appointment read_appointment(const Result& r, int i) {
   return a;
 }
 
+// An appointment row (kAppointment) with its segment rows (kSegmentsOf).
+Appointment appointment_of(const Result& head, const Result& r) {
+  Appointment a = read_appointment(head, 0);
+  for (int i = 0; i < r.rows(); ++i) {
+    Segment seg;
+    seg.id = r.i64(i, 0);
+    seg.appointment_id = r.i64(i, 1);
+    seg.staff_id = r.i64(i, 2);
+    seg.service_id = r.i64(i, 3);
+    seg.time = {from_unix(r.i64(i, 4)), from_unix(r.i64(i, 5))};
+    seg.blocked = {from_unix(r.i64(i, 6)), from_unix(r.i64(i, 7))};
+    seg.active = r.boolean(i, 8);
+    a.segments.push_back(seg);
+  }
+  return a;
+}
+
 }  // namespace appointd::store::postgres

@@ -13,5 +13,7 @@ Staff read_staff(const Result& r, int row);                         // APPOINTD_
 Customer read_customer(const Result& r, int row, int col = 0);      // APPOINTD_CUSTOMER_COLS
 // kAppointment's columns (its segments are read apart).
 Appointment read_appointment(const Result& r, int row);
+// An appointment row (kAppointment, row 0) with its segment rows (kSegmentsOf).
+Appointment appointment_of(const Result& head, const Result& segments);
 
 }  // namespace appointd::store::postgres

@@ -101,6 +101,25 @@ class SqliteTx final : public WriteTx {
   std::vector<WebhookDelivery> pending_webhooks(int limit) override;
   void finish_webhook(Id id, const std::string& outcome, Instant now) override;
 
+  // Phone intake (sqlite_intake.cpp).
+  std::vector<Branch> branches_by_phone(const std::string& e164, int limit) override;
+  std::optional<Id> agent_company(const std::string& agent_id) override;
+  std::vector<std::string> agents(Id company_id) override;
+  std::optional<IntakeReply> intake_reply(Id company_id, const std::string& call_id,
+                                          const std::string& function,
+                                          const std::string& args_fingerprint) override;
+  std::optional<Call> call(Id company_id, const std::string& call_id) override;
+  std::vector<Id> call_appointments(Id company_id, const std::string& call_id) override;
+  std::vector<Appointment> upcoming_appointments(Id company_id, Id customer_id, Instant after,
+                                                 int limit) override;
+  std::vector<Hold> holds_of_owner(Id company_id, const std::string& owner,
+                                   Instant now) override;
+  void replace_agents(Id company_id, const std::vector<std::string>& agent_ids) override;
+  void insert_intake_reply(const IntakeReply& r) override;
+  // Writes are serialised: the call's function calls and events already are.
+  Call lock_call(const Call& skeleton) override;
+  void update_call(const Call& c) override;
+
  private:
   // Keeps staff.max_blocked_seconds >= the length of every block written for that staff
   // member: the bound of the overlap scan in kBlocks.
