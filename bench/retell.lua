@@ -3,6 +3,7 @@
 -- threads. Counts answers that booked, that offered times (alternatives, or check_availability's
 -- free starts), and others that are not a 200 with a result sentence.
 local file = os.getenv("RETELL_REQUESTS")
+local nthreads = tonumber(os.getenv("RETELL_THREADS") or "2")  -- wrk -t: each thread a share
 local threads = {}
 function setup(thread)
   thread:set("id", #threads)
@@ -11,7 +12,7 @@ end
 
 function init(args)
   reqs = {}
-  local n = #threads
+  local n = nthreads
   local i = 0
   for line in io.lines(file) do
     if i % n == id then

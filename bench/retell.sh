@@ -29,7 +29,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 db="sqlite:$work/bench.db"
 platform=$("$bin" keys create --platform --db "$db" 2>/dev/null)
 "$bin" serve --db "$db" --listen "127.0.0.1:$port" --durability full --log-level warn \
-  --secrets-key-file "$work/secrets.key" ${BENCH_THREADS:+--threads $BENCH_THREADS} \
+  ${BENCH_THREADS:+--threads $BENCH_THREADS} \
   >"$work/serve.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
@@ -41,8 +41,8 @@ python3 bench/retell_setup.py "http://127.0.0.1:$port" "$platform" "${BENCH_STAF
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem/{print $2}') GiB, $(uname -r)"
 run() {  # name file
-  echo "== $1: POST /v1/retell/functions, $CONNS connections, ${SECS}s, durability full"
-  RETELL_REQUESTS="$work/$2" wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s bench/retell.lua \
+  echo "== $1: POST /v1/retell/functions, $CONNS connections, ${SECS}s, durability full" >&2
+  RETELL_REQUESTS="$work/$2" RETELL_THREADS=2 wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s bench/retell.lua \
     "http://127.0.0.1:$port" | grep RESULT
 }
 check=$(run check_availability check.txt)

@@ -7,8 +7,8 @@ Creates a company (Europe/Berlin, DE) with one branch answering +49301234567, on
 service, N_STAFF staff working 08:00-18:00 Monday to Saturday, and a Retell integration. Writes
 OUT_DIR/check.txt and OUT_DIR/book.txt: one request per line, "signature<TAB>body", each a
 distinct call (so none is a retry that would replay a stored reply):
-  check: check_availability of a random day in the next 14 days;
-  book:  book_appointment at a random 30-minute start within working hours of the next 14 days,
+  check: check_availability of a random day in the next 60 days;
+  book:  book_appointment at a random 30-minute start within working hours of the next 60 days,
          from a new caller each time (phone callers are mostly new customers): the first
          bookings of a start succeed, later ones find it taken and get alternatives held.
 Signatures are HMAC-SHA256(key, body + timestamp) as Retell signs (the scheme retell-sdk's sign()
@@ -61,7 +61,7 @@ def main():
 
     rng = random.Random(7)
     today = dt.date.today()
-    days = [today + dt.timedelta(days=d) for d in range(2, 16)
+    days = [today + dt.timedelta(days=d) for d in range(2, 62)
             if (today + dt.timedelta(days=d)).weekday() < 6]
     ms = int(time.time() * 1000)
 

@@ -15,11 +15,11 @@ source scripts/pg_tmp.sh
 trap pg_tmp_stop EXIT
 pg_tmp_start
 # The SQLite writer's group commit, and the PostgreSQL driver's fibers and merged round trips.
-"$BUILD"/tests/unit_tests --gtest_filter='StoreTest.*:WriterCacheFuzz.*:Fiber*:PgBatch*:PgDriver*:Sync*:Calcom*'
+"$BUILD"/tests/unit_tests --gtest_filter='StoreTest.*:WriterCacheFuzz.*:Fiber*:PgBatch*:PgDriver*:Sync*:Calcom*:*IntakeStore*'
 export APPOINTD_BIN="$PWD/$BUILD/appointd"
 # Every answer of the SQLite writer's block index is checked against SQL (aborts on a difference).
 export APPOINTD_VERIFY_BLOCK_INDEX=${APPOINTD_VERIFY_BLOCK_INDEX:-1}
-python3 tests/system/run_all.py test_races test_idempotency test_crash
+python3 tests/system/run_all.py test_races test_idempotency test_crash test_retell
 # The calendar sync: worker threads, executors, the webhook inbox and the breaker, under faults.
 (cd tests/system && python3 -m unittest test_sync.SoakTest test_sync.RC3Test \
   test_sync.UncertainTest test_sync.WebhookTest)

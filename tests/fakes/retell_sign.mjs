@@ -8,6 +8,13 @@
 //       prints the X-Retell-Signature value for the body read from stdin (its raw bytes as
 //       UTF-8): the SDK's exported `sign(body, apiKey)` (timestamp: now), or, with UNIX_MS, its
 //       `symmetric.sign(body, apiKey, UNIX_MS)`.
+//   node retell_sign.mjs --sign-batch [API_KEY] < lines
+//       signs many bodies in one run: reads JSON lines {"body": "...", "ms": UNIX_MS?, "key":
+//       "..."?} from stdin and prints one X-Retell-Signature value per line, in order, as soon
+//       as its line is read (so a caller may keep the process and sign request by request).
+//       `key` defaults to API_KEY; without `ms` the SDK's `sign(body, key)` (timestamp: now),
+//       with it `symmetric.sign(body, key, ms)`. Blank lines are skipped (no output); a bad
+//       line ends the run with status 2 and its number and fault on stderr.
 //   node retell_sign.mjs CASES.json          (or "-" / nothing: the cases on stdin)
 //       CASES is a JSON array of {api_key, body, timestamp?, header?, now?}. Prints one JSON
 //       object: {"sdk_version": "...", "results": [...]}, one result per case with
@@ -23,6 +30,7 @@
 // installed as that global here when missing.
 import { readFileSync } from 'node:fs';
 import { webcrypto } from 'node:crypto';
+import { createInterface } from 'node:readline';
 
 if (!globalThis.crypto?.subtle) {
   Object.defineProperty(globalThis, 'crypto', { value: webcrypto, configurable: true });
@@ -64,6 +72,42 @@ if (args[0] === '--sign') {
   const header =
     unixMs === undefined ? await sign(body, apiKey) : await symmetric.sign(body, apiKey, Number(unixMs));
   process.stdout.write(header + '\n');
+  process.exit(0);
+}
+
+if (args[0] === '--sign-batch') {
+  const defaultKey = args[1];
+  if (args.length > 2 || defaultKey === '') {
+    process.stderr.write('usage: retell_sign.mjs --sign-batch [API_KEY] < JSON lines\n');
+    process.exit(2);
+  }
+  const fail = (n, why) => {
+    process.stderr.write(`retell_sign: --sign-batch line ${n}: ${why}\n`);
+    process.exit(2);
+  };
+  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  let n = 0;
+  for await (const line of lines) {
+    ++n;
+    if (line.trim() === '') continue;
+    let req;
+    try {
+      req = JSON.parse(line);
+    } catch (e) {
+      fail(n, `not JSON: ${e.message}`);
+    }
+    if (req === null || typeof req !== 'object' || Array.isArray(req)) fail(n, 'not an object');
+    if (typeof req.body !== 'string') fail(n, '"body" must be a string');
+    const key = req.key ?? defaultKey;
+    if (typeof key !== 'string' || key === '') fail(n, 'no key ("key", or API_KEY argument)');
+    const ms = req.ms ?? undefined;
+    if (ms !== undefined && !(Number.isSafeInteger(ms) && ms >= 0)) {
+      fail(n, '"ms" must be a non-negative integer (Unix milliseconds)');
+    }
+    const header =
+      ms === undefined ? await sign(req.body, key) : await symmetric.sign(req.body, key, ms);
+    process.stdout.write(header + '\n');
+  }
   process.exit(0);
 }
 

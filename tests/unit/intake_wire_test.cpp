@@ -169,6 +169,7 @@ TEST(IntakeRouting, DialledNumbersAreE164) {
   EXPECT_TRUE(is_hidden_number(""));
   EXPECT_TRUE(is_hidden_number("anonymous"));
   EXPECT_TRUE(is_hidden_number("Unknown"));
+  EXPECT_TRUE(is_hidden_number("+266696687"));
   EXPECT_FALSE(is_hidden_number("+4915112345678"));
 }
 
