@@ -4,6 +4,9 @@
 -- free starts), and others that are not a 200 with a result sentence.
 local file = os.getenv("RETELL_REQUESTS")
 local nthreads = tonumber(os.getenv("RETELL_THREADS") or "2")  -- wrk -t: each thread a share
+-- RETELL_PACE_MS: each connection waits this long between its requests (a caller's agent
+-- talking between function calls); 0 (default): back to back, the server saturated.
+local pace = tonumber(os.getenv("RETELL_PACE_MS") or "0")
 local threads = {}
 function setup(thread)
   thread:set("id", #threads)
@@ -34,6 +37,12 @@ function request()
   local r = reqs[next_req]
   next_req = next_req + 1
   return r
+end
+
+if pace > 0 then
+  function delay()
+    return pace
+  end
 end
 
 function response(status, headers, body)

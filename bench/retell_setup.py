@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Sets up a phone-intake benchmark and writes Retell requests, signed, for wrk (bench/retell.lua).
 
-Usage: retell_setup.py BASE_URL PLATFORM_KEY N_STAFF N_REQUESTS OUT_DIR
+Usage: retell_setup.py BASE_URL PLATFORM_KEY N_STAFF N_REQUESTS OUT_DIR [N_PACED]
 
 Creates a company (Europe/Berlin, DE) with one branch answering +49301234567, one 30-minute
 service, N_STAFF staff working 08:00-18:00 Monday to Saturday, and a Retell integration. Writes
-OUT_DIR/check.txt and OUT_DIR/book.txt: one request per line, "signature<TAB>body", each a
+OUT_DIR/check.txt and OUT_DIR/book.txt (and N_PACED more of each in paced_check.txt and
+paced_book.txt, for the paced runs): one request per line, "signature<TAB>body", each a
 distinct call (so none is a retry that would replay a stored reply):
   check: check_availability of a random day in the next 60 days;
   book:  book_appointment at a random 30-minute start within working hours of the next 60 days,
@@ -45,6 +46,7 @@ def sign(body: str, ms: int) -> str:
 def main():
     base, platform, n_staff, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     out = sys.argv[5]
+    n_paced = int(sys.argv[6]) if len(sys.argv) > 6 else 0
     co = call(base, platform, "POST", "/v1/companies",
               {"name": "Bench", "timezone": "Europe/Berlin", "country": "DE"})
     key = co["api_key"]
@@ -72,17 +74,21 @@ def main():
                                     "direction": "inbound"}}, separators=(",", ":"))
         return sign(body, ms) + "\t" + body + "\n"
 
-    with open(os.path.join(out, "check.txt"), "w") as f:
-        for i in range(n):
-            f.write(request(i, "check_availability",
-                            {"service": "Haircut", "date": rng.choice(days).isoformat()}))
-    with open(os.path.join(out, "book.txt"), "w") as f:
-        for i in range(n):
-            d = rng.choice(days)
-            minute = 8 * 60 + 30 * rng.randrange(20)
-            start = f"{d.isoformat()}T{minute // 60:02d}:{minute % 60:02d}"
-            f.write(request(i, "book_appointment", {"service": "Haircut", "start": start,
-                                                    "name": f"Caller {i}"}))
+    def write(name, first, count):
+        with open(os.path.join(out, name + "check.txt"), "w") as f:
+            for i in range(first, first + count):
+                f.write(request(i, "check_availability",
+                                {"service": "Haircut", "date": rng.choice(days).isoformat()}))
+        with open(os.path.join(out, name + "book.txt"), "w") as f:
+            for i in range(first, first + count):
+                d = rng.choice(days)
+                minute = 8 * 60 + 30 * rng.randrange(20)
+                start = f"{d.isoformat()}T{minute // 60:02d}:{minute % 60:02d}"
+                f.write(request(i, "book_appointment", {"service": "Haircut", "start": start,
+                                                        "name": f"Caller {i}"}))
+
+    write("", 0, n)
+    write("paced_", n, n_paced)
 
 
 if __name__ == "__main__":

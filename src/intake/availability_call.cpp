@@ -88,19 +88,20 @@ Reply check_availability(store::ReadTx& tx, const CallScope& s, const Catalog& c
   const std::string asked =
       one_day ? spoken_date(l, date::floor<date::days>(s.zone->to_local(window.from)))
               : std::string(say(l, "then", "in dieser Zeit"));
-  Instant from_t = std::max(window.until, s.now);
-  const auto day0 = date::floor<date::days>(s.zone->to_local(from_t));
-  for (int d = 0; d < kLookAheadDays; ++d) {
-    const Interval day{std::max(from_t, local_midnight(*s.zone, day0 + date::days{d})),
-                       local_midnight(*s.zone, day0 + date::days{d + 1})};
-    auto offers = free_offers(tx, s, cat, sv.id, team, day, part, kMaxOffers);
-    if (offers.empty()) continue;
+  // One look over the next two weeks (not a query per day): most of a full calendar's days
+  // are full, and a free one ends the search.
+  const Instant from_t = std::max(window.until, s.now);
+  auto offers =
+      free_offers(tx, s, cat, sv.id, team, {from_t, from_t + Seconds{kLookAheadDays * 86400}}, part,
+                  kMaxOffers, true);
+  if (!offers.empty()) {
     r.alternatives = std::move(offers);
-    r.result = fill(say(l, "{0} nothing is free. The next free day is {1}: {2}.",
-                        "{0} ist leider nichts frei. Der nächste freie Tag ist {1}: {2}."),
-                    {one_day ? fill(say(l, "On {0}", "Am {0}"), {asked}) : std::string(asked),
-                     spoken_date(l, day0 + date::days{d}),
-                     spoken_offers(s, r.alternatives, r.alternatives.front().start)});
+    const auto day = date::floor<date::days>(s.zone->to_local(r.alternatives.front().start));
+    r.result =
+        fill(say(l, "{0} nothing is free. The next free day is {1}: {2}.",
+                 "{0} ist leider nichts frei. Der nächste freie Tag ist {1}: {2}."),
+             {one_day ? fill(say(l, "On {0}", "Am {0}"), {asked}) : std::string(asked),
+              spoken_date(l, day), spoken_offers(s, r.alternatives, r.alternatives.front().start)});
     if (!one_day) {
       std::string& t = r.result;
       t[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(t[0])));

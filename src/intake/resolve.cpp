@@ -124,10 +124,13 @@ std::variant<std::optional<Staff>, Reply> resolve_staff(const CallScope& s, cons
   return std::optional<Staff>{st};
 }
 
-std::vector<Offer> free_offers(store::ReadTx& tx, const CallScope& s, const Catalog& cat,
-                               Id service_id, const std::vector<Id>& staff, Interval window,
-                               std::optional<PartOfDay> part, std::size_t k) {
-  if (staff.empty() || window.until <= window.from) return {};
+namespace {
+
+// start -> the lowest staff id of `staff` free then; nullopt when the window holds more starts
+// than one availability answer carries.
+std::optional<std::map<Instant, Id>> free_starts(store::ReadTx& tx, const CallScope& s,
+                                                 Id service_id, const std::vector<Id>& staff,
+                                                 Interval window, std::optional<PartOfDay> part) {
   booking::AvailabilityQuery q;
   q.company_id = s.route.company.id;
   q.service_id = service_id;
@@ -135,13 +138,11 @@ std::vector<Offer> free_offers(store::ReadTx& tx, const CallScope& s, const Cata
   q.window = window;
   q.now = s.now;
   auto a = booking::availability(tx, q);
-  if (!a && a.error().code == ErrorCode::kTooManySlots &&
-      window.until - window.from > Seconds{86400}) {
-    q.window.until = window.from + Seconds{86400};  // a long busy range: its first day
-    a = booking::availability(tx, q);
+  if (!a) {
+    if (a.error().code == ErrorCode::kTooManySlots) return std::nullopt;
+    return std::map<Instant, Id>{};
   }
-  if (!a) return {};
-  std::map<Instant, Id> first;  // start -> the lowest staff id free then
+  std::map<Instant, Id> first;
   for (const auto& ss : a->staff) {
     if (!std::binary_search(staff.begin(), staff.end(), ss.staff_id)) continue;
     for (Instant t : ss.starts) {
@@ -149,6 +150,30 @@ std::vector<Offer> free_offers(store::ReadTx& tx, const CallScope& s, const Cata
       auto [it, fresh] = first.emplace(t, ss.staff_id);
       if (!fresh) it->second = std::min(it->second, ss.staff_id);
     }
+  }
+  return first;
+}
+
+}  // namespace
+
+std::vector<Offer> free_offers(store::ReadTx& tx, const CallScope& s, const Catalog& cat,
+                               Id service_id, const std::vector<Id>& staff, Interval window,
+                               std::optional<PartOfDay> part, std::size_t k, bool first_day_only) {
+  if (staff.empty() || window.until <= window.from) return {};
+  auto found = free_starts(tx, s, service_id, staff, window, part);
+  // A range too busy to list at once: day by day, up to the first day with free starts.
+  for (Instant from = window.from; !found && from < window.until; from += Seconds{86400}) {
+    found = free_starts(tx, s, service_id, staff,
+                        {from, std::min(window.until, from + Seconds{86400})}, part);
+    if (found && found->empty()) found.reset();
+  }
+  if (!found || found->empty()) return {};
+  std::map<Instant, Id>& first = *found;
+  if (first_day_only) {
+    const auto day = date::floor<date::days>(s.zone->to_local(first.begin()->first));
+    std::erase_if(first, [&](const auto& e) {
+      return date::floor<date::days>(s.zone->to_local(e.first)) != day;
+    });
   }
   std::vector<Instant> starts;
   for (const auto& [t, st] : first) starts.push_back(t);

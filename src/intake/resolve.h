@@ -30,10 +30,13 @@ std::string arg_text(const nlohmann::json& args, const char* key);
 
 // Up to `k` free starts of the service with any of `staff` in `window`, spread over it, each
 // with the staff member who has it (the lowest id of those free). `part` keeps only starts in
-// that part of the day.
+// that part of the day; `first_day_only` only those of the first (local) day that has any. A
+// window with more starts than one availability answer carries is searched day by day, and
+// only its first day with free starts is offered.
 std::vector<Offer> free_offers(store::ReadTx& tx, const CallScope& s, const Catalog& cat,
                                Id service_id, const std::vector<Id>& staff, Interval window,
-                               std::optional<PartOfDay> part, std::size_t k);
+                               std::optional<PartOfDay> part, std::size_t k,
+                               bool first_day_only = false);
 
 // The reply to a use case's error that has no alternatives (rules, not found, conflicts).
 Reply error_reply(const CallScope& s, const Error& e, Instant start);

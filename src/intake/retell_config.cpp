@@ -15,19 +15,21 @@ std::optional<Route> route_in(store::ReadTx& tx, Id company_id, const Branch* br
   if (!integration) return std::nullopt;
   auto company = tx.company(company_id);
   if (!company) return std::nullopt;
-  Route r{*company, {}, *integration, parse_retell_settings(integration->settings)};
+  std::optional<Branch> chosen;
   if (branch) {
-    r.branch = *branch;
-    return r;
+    chosen = *branch;
+  } else {
+    auto branches = tx.branches(company_id);
+    if (branches.empty()) return std::nullopt;
+    chosen = branches.front();
+    for (const auto& b : branches)
+      if (dialled && b.phone == *dialled) chosen = b;
   }
-  auto branches = tx.branches(company_id);
-  if (branches.empty()) return std::nullopt;
-  r.branch = branches.front();
-  for (const auto& b : branches)
-    if (dialled && b.phone == *dialled) {
-      r.branch = b;
-      break;
-    }
+  Route r;
+  r.company = std::move(*company);
+  r.branch = std::move(*chosen);
+  r.settings = parse_retell_settings(integration->settings);
+  r.integration = std::move(*integration);
   return r;
 }
 

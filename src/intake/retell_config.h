@@ -48,7 +48,8 @@ std::optional<Route> route_call(store::ReadTx& tx, const std::string& to_number,
                                 const std::string& agent_id);
 
 // True when a caller's number is hidden: empty, not a number at all ("anonymous", "unknown",
-// "private", "restricted"), or a carrier's stand-in for one ("+266696687", ANONYMOUS on a keypad). A number that is there but not valid is for the caller to judge.
+// "private", "restricted"), or a carrier's stand-in for one ("+266696687", ANONYMOUS on a keypad).
+// A number that is there but not valid is for the caller to judge.
 bool is_hidden_number(const std::string& from_number);
 
 }  // namespace appointd::intake

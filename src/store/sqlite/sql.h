@@ -39,6 +39,9 @@ inline constexpr const char* kStaff =
 inline constexpr const char* kStaffList =
     "SELECT id, company_id, branch_id, name, email, active, created_at FROM staff "
     "WHERE company_id = ?1 ORDER BY id";
+inline constexpr const char* kCompanyStaffServices =
+    "SELECT ss.staff_id, ss.service_id FROM staff_services ss JOIN staff s ON s.id = ss.staff_id "
+    "WHERE s.company_id = ?1 ORDER BY ss.staff_id, ss.service_id";
 inline constexpr const char* kStaffServices =
     "SELECT service_id FROM staff_services WHERE staff_id = ?1 ORDER BY service_id";
 inline constexpr const char* kStaffForService =
@@ -160,6 +163,19 @@ inline constexpr const char* kScheduleStaff =
 inline constexpr const char* kScheduleHours =
     "SELECT staff_id, weekday, start_minute, end_minute FROM working_hours "
     "WHERE staff_id = ?1 ORDER BY weekday, start_minute";
+// The same for several staff members at once (the read path's staff_schedules): the ids as a
+// JSON array of integers, ?1 of the hours and time off, ?2 of the staff.
+inline constexpr const char* kSchedulesStaff =
+    "SELECT s.id, s.branch_id, s.active, b.timezone FROM staff s "
+    "JOIN branches b ON b.id = s.branch_id WHERE s.company_id = ?1 "
+    "AND s.id IN (SELECT value FROM json_each(?2)) ORDER BY s.id";
+inline constexpr const char* kSchedulesHours =
+    "SELECT staff_id, weekday, start_minute, end_minute FROM working_hours "
+    "WHERE staff_id IN (SELECT value FROM json_each(?1)) ORDER BY staff_id, weekday, start_minute";
+inline constexpr const char* kSchedulesTimeOff =
+    "SELECT id, staff_id, starts_at, ends_at, reason FROM time_off "
+    "WHERE staff_id IN (SELECT value FROM json_each(?1)) AND ends_at > ?2 AND starts_at < ?3 "
+    "ORDER BY staff_id, starts_at";
 inline constexpr const char* kScheduleTimeOff =
     "SELECT id, staff_id, starts_at, ends_at, reason FROM time_off "
     "WHERE staff_id = ?1 AND ends_at > ?2 AND starts_at < ?3 ORDER BY starts_at";

@@ -157,7 +157,15 @@ std::vector<Staff> SqliteTx::staff_list(Id company_id) {
     s.bind(1, company_id);
     while (s.step()) out.push_back(read_staff(s));
   }
-  for (auto& st : out) load_staff_services(c_, st);
+  // Every staff member's services in one statement (not one per staff member).
+  auto s = c_.prepare(sql::kCompanyStaffServices);
+  s.bind(1, company_id);
+  size_t k = 0;
+  while (s.step()) {
+    const Id staff = s.i64(0);
+    while (k < out.size() && out[k].id < staff) ++k;
+    if (k < out.size() && out[k].id == staff) out[k].service_ids.push_back(s.i64(1));
+  }
   return out;
 }
 
@@ -583,17 +591,60 @@ std::optional<StaffSchedule> SqliteTx::schedule_sql(Id company_id, Id id, Interv
   return st;
 }
 
+std::vector<StaffSchedule> SqliteTx::schedules_sql(Id company_id, const std::vector<Id>& ids,
+                                                   Interval window) {
+  std::vector<StaffSchedule> out;
+  if (ids.empty()) return out;
+  std::string list = "[";
+  for (Id id : ids) {
+    if (list.size() > 1) list += ',';
+    list += std::to_string(id);
+  }
+  list += "]";
+  {
+    auto s = c_.prepare(sql::kSchedulesStaff);
+    s.bind(1, company_id).bind(2, list);
+    while (s.step()) {
+      StaffSchedule st;
+      st.staff_id = s.i64(0);
+      st.branch_id = s.i64(1);
+      st.active = s.i64(2) != 0;
+      st.timezone = s.text(3);
+      out.push_back(std::move(st));
+    }
+  }
+  // Both ordered by staff id, like `out`: one merge pass each.
+  auto of = [&](Id staff, size_t& k) -> StaffSchedule* {
+    while (k < out.size() && out[k].staff_id < staff) ++k;
+    return k < out.size() && out[k].staff_id == staff ? &out[k] : nullptr;
+  };
+  {
+    auto s = c_.prepare(sql::kSchedulesHours);
+    s.bind(1, list);
+    size_t k = 0;
+    while (s.step())
+      if (auto* st = of(s.i64(0), k))
+        st->hours.push_back(
+            {static_cast<int>(s.i64(1)), static_cast<int>(s.i64(2)), static_cast<int>(s.i64(3))});
+  }
+  {
+    auto s = c_.prepare(sql::kSchedulesTimeOff);
+    s.bind(1, list).bind(2, to_unix(window.from)).bind(3, to_unix(window.until));
+    size_t k = 0;
+    while (s.step())
+      if (auto* st = of(s.i64(1), k)) st->time_off.push_back(read_time_off(s));
+  }
+  return out;
+}
+
 std::vector<StaffSchedule> SqliteTx::staff_schedules(Id company_id, std::span<const Id> staff_ids,
                                                      Interval window) {
   std::vector<Id> ids(staff_ids.begin(), staff_ids.end());
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  if (!catalog()) return schedules_sql(company_id, ids, window);
   std::vector<StaffSchedule> out;
   for (Id id : ids) {
-    if (!catalog()) {
-      if (auto st = schedule_sql(company_id, id, window)) out.push_back(std::move(*st));
-      continue;
-    }
     // The writer keeps every time off of the staff member and picks the window's here.
     static constexpr Interval kAllTime{Instant::min(), Instant::max()};
     auto st =

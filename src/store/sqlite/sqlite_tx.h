@@ -112,8 +112,7 @@ class SqliteTx final : public WriteTx {
   std::vector<Id> call_appointments(Id company_id, const std::string& call_id) override;
   std::vector<Appointment> upcoming_appointments(Id company_id, Id customer_id, Instant after,
                                                  int limit) override;
-  std::vector<Hold> holds_of_owner(Id company_id, const std::string& owner,
-                                   Instant now) override;
+  std::vector<Hold> holds_of_owner(Id company_id, const std::string& owner, Instant now) override;
   void replace_agents(Id company_id, const std::vector<std::string>& agent_ids) override;
   void insert_intake_reply(const IntakeReply& r) override;
   // Writes are serialised: the call's function calls and events already are.
@@ -133,6 +132,9 @@ class SqliteTx final : public WriteTx {
   void catalog_changed() {
     if (cache_) cache_->catalog.changed();
   }
+  // staff_schedules() of the read path: three statements for all of `ids` (ascending, distinct).
+  std::vector<StaffSchedule> schedules_sql(Id company_id, const std::vector<Id>& ids,
+                                           Interval window);
   std::optional<StaffSchedule> schedule_sql(Id company_id, Id staff_id, Interval window);
 
   Connection& c_;
