@@ -1,12 +1,14 @@
 -- wrk script: POST /v1/appointments for a random staff member (of STAFF_IDS) at a random
--- 15-minute start within one week, for one of 1,000 returning customers; counts 201 and 409
--- apart.
+-- 15-minute start within one week, for one of 1,000 returning customers, or, with
+-- BENCH_NEW_CUSTOMERS=1, for a phone number never seen before (as most phone callers are);
+-- counts 201 and 409 apart.
 local key = os.getenv("BENCH_KEY")
 local service = os.getenv("BENCH_SERVICE")
 local staff = {}
 for id in string.gmatch(os.getenv("BENCH_STAFF"), "%d+") do staff[#staff + 1] = id end
 local week_start = 1893456000  -- 2030-01-01T00:00:00Z: always in the future
 local slots = tonumber(os.getenv("BENCH_DAYS") or "7") * 24 * 4
+local new_customers = os.getenv("BENCH_NEW_CUSTOMERS") == "1"
 
 local threads = {}
 function setup(thread)
@@ -40,9 +42,19 @@ function body_of(phone, k, start)
   return '{"customer":{"phone":"+4930' .. phone .. mids[k] .. start .. '"}]}'
 end
 
+local sent = 0
 function request()
   local k = math.random(#staff)
-  return heads[k] .. body_of(phones[math.random(1000)], k, starts[math.random(slots)])
+  local phone
+  if new_customers then
+    -- 7 digits like the returning ones (the request heads' Content-Length depends on it):
+    -- the thread's id, then its count, so no two requests of the run share a number.
+    sent = sent + 1
+    phone = string.format("%d%06d", id, sent % 1000000)
+  else
+    phone = phones[math.random(1000)]
+  end
+  return heads[k] .. body_of(phone, k, starts[math.random(slots)])
 end
 
 function response(status, headers, body)

@@ -5,7 +5,8 @@
 #
 # Usage: bench/booking.sh [seconds=10] [connections=64]
 # Env:   BUILD_DIR (default build; built Release unless BENCH_NO_BUILD=1), BENCH_THREADS,
-#        BENCH_DAYS (default 7). Exits non-zero if any answer was neither 201 nor 409, or the
+#        BENCH_DAYS (default 7), BENCH_NEW_CUSTOMERS=1 (a new phone number per booking, as
+#        phone callers mostly are; default: one of 1,000 returning customers). Exits non-zero if any answer was neither 201 nor 409, or the
 #        audit finds a violation, so a short run doubles as a smoke test (ctest bench.smoke).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +37,7 @@ export BENCH_KEY=$key BENCH_SERVICE=$service BENCH_STAFF=$staff
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }  # utime + stime, clock ticks
 hz=$(getconf CLK_TCK)
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem/{print $2}') GiB, $(uname -r)"
-echo "== bookings: POST /v1/appointments, $CONNS connections, ${SECS}s, ${BENCH_DAYS:-7} days, durability full"
+echo "== bookings: POST /v1/appointments, $CONNS connections, ${SECS}s, ${BENCH_DAYS:-7} days, $([ "${BENCH_NEW_CUSTOMERS:-0}" = 1 ] && echo "a new customer each" || echo "1,000 returning customers"), durability full"
 c0=$(cpu)
 book=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s bench/booking.lua "http://127.0.0.1:$port" | grep RESULT)
 c1=$(cpu)

@@ -85,14 +85,16 @@ void add_serve(CLI::App& app) {
     obs::Registry metrics;
     store::Options opts = store_options(f->db);
     opts.metrics = &metrics;
-    opts.read_connections = std::max(2, f->threads + 1);
+    // Handlers run on their own threads (http/work_pool.h), each with a read connection.
+    const int workers = std::max(4, 2 * f->threads);
+    opts.read_connections = workers + 1;
     auto store = store::open_store(opts);
     SystemClock clock;
     PhoneNormalizer phones;
     sync::Engine engine(*store, clock, metrics, load_secrets(f->sync, f->db.db, *store),
                         sync_options(f->sync));
     engine.start();
-    http::App app({*store, clock, metrics, phones, &engine}, !so.ops_host.empty());
+    http::App app({*store, clock, metrics, phones, &engine}, !so.ops_host.empty(), workers);
     http::run_server(
         so,
         [&app](http::Request&& r, http::Reply reply) {

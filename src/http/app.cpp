@@ -84,7 +84,8 @@ void Ctx::send(Response r) {
   reply(std::move(r));
 }
 
-App::App(Env env, bool metrics_on_ops_only) : env_(env), metrics_on_ops_only_(metrics_on_ops_only) {
+App::App(Env env, bool metrics_on_ops_only, int workers)
+    : env_(env), metrics_on_ops_only_(metrics_on_ops_only), workers_(workers) {
   std::vector<RouteDef> defs;
   service_routes(defs);
   catalog_routes(defs);
@@ -204,9 +205,12 @@ void App::handle(Request&& req, Reply reply) {
     reply(std::move(r));
   };
   if (early) return c->send(std::move(*early));
+  if (is_service_route(entry->def)) return run(c, entry->def);
+  workers_.post([this, c, entry] { run(c, entry->def); });
+}
 
+void App::run(const CtxPtr& c, const RouteDef& def) {
   try {
-    const RouteDef& def = entry->def;
     if (auto refused = authenticate(*c, def)) return c->send(std::move(*refused));
     def.fn(env_, c);
   } catch (const store::StoreUnavailable& e) {

@@ -13,6 +13,7 @@
 #include "http/auth_cache.h"
 #include "http/message.h"
 #include "http/router.h"
+#include "http/work_pool.h"
 #include "obs/metrics.h"
 #include "store/store.h"
 
@@ -64,7 +65,10 @@ struct RouteDef {
 class App {
  public:
   // metrics_on_ops_only: /metrics is served on the operations listener only (Channel::kOps).
-  explicit App(Env env, bool metrics_on_ops_only = false);
+  // workers: the threads that run every handler but the service routes' (/healthz, /readyz,
+  // /metrics, which stay on the I/O thread that read the request: they never touch the
+  // database), so that no I/O thread waits on the database.
+  explicit App(Env env, bool metrics_on_ops_only = false, int workers = 4);
   ~App();
   // The http::Handler: thread-safe.
   void handle(Request&& req, Reply reply);
@@ -80,12 +84,16 @@ class App {
   std::optional<Response> route(Ctx& c, std::shared_ptr<RouteEntry>& entry) const;
   // Checks the key a route needs (c.key, c.country); the refusal, or nullopt.
   std::optional<Response> authenticate(Ctx& c, const RouteDef& def);
+  // Authenticates and runs the route's handler (on a worker, or inline for service routes).
+  void run(const CtxPtr& c, const RouteDef& def);
 
   Env env_;
   bool metrics_on_ops_only_;
   AuthCache auth_{std::chrono::seconds(10)};
   Router<std::shared_ptr<RouteEntry>> router_;
   std::shared_ptr<RouteEntry> unmatched_;
+  // Last: destroyed first, so its threads finish their handlers while the rest still exists.
+  WorkPool workers_;
 };
 
 // --- helpers for handlers ---

@@ -11,6 +11,7 @@
 #include "store/postgres/migrate.h"
 #include "store/postgres/pg_tx.h"
 #include "store/postgres/pool.h"
+#include "store/postgres/readiness.h"
 #include "store/postgres/retry.h"
 #include "store/postgres/sql.h"
 
@@ -114,19 +115,8 @@ class PgStore final : public Store {
 
   std::string backend() const override { return "postgresql"; }
 
-  bool ready() override {
-    std::lock_guard lock(probe_mu_);
-    try {
-      if (!probe_ || !probe_->ok())
-        probe_ = std::make_unique<Connection>(
-            pool_.url(), std::vector<std::string>{"SET statement_timeout = 1000"});
-      probe_->run(sql::kPing);
-      return true;
-    } catch (const std::exception&) {
-      probe_.reset();
-      return false;
-    }
-  }
+  // A state refreshed in the background (readiness.h): never waits on the database.
+  bool ready() override { return readiness_.ready(); }
 
   void write(WriteFn fn, DoneFn done) override { queue_.push({std::move(fn), std::move(done)}); }
 
@@ -320,8 +310,7 @@ class PgStore final : public Store {
   std::vector<std::thread> threads_;
   std::vector<std::unique_ptr<Driver>> drivers_;
 
-  std::mutex probe_mu_;
-  std::unique_ptr<Connection> probe_;
+  Readiness readiness_{pool_.url(), std::chrono::milliseconds(500)};
 
   obs::Histogram* lock_wait_ = nullptr;
   obs::Counter* deadlocks_ = nullptr;
