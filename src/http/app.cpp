@@ -205,8 +205,16 @@ void App::handle(Request&& req, Reply reply) {
     reply(std::move(r));
   };
   if (early) return c->send(std::move(*early));
-  if (is_service_route(entry->def)) return run(c, entry->def);
+  if (runs_inline(*c, entry->def)) return run(c, entry->def);
   workers_.post([this, c, entry] { run(c, entry->def); });
+}
+
+bool App::runs_inline(const Ctx& c, const RouteDef& def) {
+  if (is_service_route(def)) return true;
+  if (!def.queues_only || def.access != Access::kCompany) return false;
+  auto auth = c.req.header("authorization");
+  return auth && auth->size() > 7 && strncasecmp(auth->data(), "Bearer ", 7) == 0 &&
+         auth_.has(sha256_hex(auth->substr(7)));
 }
 
 void App::run(const CtxPtr& c, const RouteDef& def) {

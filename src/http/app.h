@@ -60,6 +60,10 @@ struct RouteDef {
   const char* pattern;
   RouteFn fn;
   Access access;
+  // The handler never reads the store: it decodes and queues a write (store::Store::write), so
+  // it may run on the I/O thread when its key is authenticated from the cache. Saves the hop to
+  // a worker on the hot write routes (about a tenth of a booking's CPU, measured).
+  bool queues_only = false;
 };
 
 class App {
@@ -86,6 +90,9 @@ class App {
   std::optional<Response> authenticate(Ctx& c, const RouteDef& def);
   // Authenticates and runs the route's handler (on a worker, or inline for service routes).
   void run(const CtxPtr& c, const RouteDef& def);
+  // Whether the route can run on the I/O thread without any wait on the database: a service
+  // route, or a queues_only route whose key the cache knows.
+  bool runs_inline(const Ctx& c, const RouteDef& def);
 
   Env env_;
   bool metrics_on_ops_only_;

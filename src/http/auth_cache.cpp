@@ -20,4 +20,10 @@ std::optional<Principal> AuthCache::find(const std::string& hash,
   return p;
 }
 
+bool AuthCache::has(const std::string& hash) {
+  std::shared_lock lock(mu_);
+  auto it = map_.find(hash);
+  return it != map_.end() && it->second.expires > Clock::now();
+}
+
 }  // namespace appointd::http

@@ -144,8 +144,7 @@ void list(Env& env, const CtxPtr& c) {
     if (auto st = parse_appointment_status(*v))
       f.status = *st;
     else
-      errors.push_back(
-          {{"field", "status"}, {"message", "must be booked, cancelled or conflict"}});
+      errors.push_back({{"field", "status"}, {"message", "must be booked, cancelled or conflict"}});
   }
   if (auto v = q("limit")) {
     if (v->size() < 4 && v->find_first_not_of("0123456789") == std::string::npos &&
@@ -177,11 +176,11 @@ void events(Env& env, const CtxPtr& c) {
 }  // namespace
 
 void appointment_routes(std::vector<RouteDef>& out) {
-  out.push_back({"POST", "/v1/appointments", book, Access::kCompany});
+  out.push_back({"POST", "/v1/appointments", book, Access::kCompany, true});
   out.push_back({"GET", "/v1/appointments", list, Access::kCompany});
   // GET /v1/appointments/{id} is in routes_sync.cpp: it carries the sync state.
-  out.push_back({"POST", "/v1/appointments/{id}/cancel", cancel, Access::kCompany});
-  out.push_back({"POST", "/v1/appointments/{id}/reschedule", reschedule, Access::kCompany});
+  out.push_back({"POST", "/v1/appointments/{id}/cancel", cancel, Access::kCompany, true});
+  out.push_back({"POST", "/v1/appointments/{id}/reschedule", reschedule, Access::kCompany, true});
   out.push_back({"GET", "/v1/appointments/{id}/events", events, Access::kCompany});
 }
 

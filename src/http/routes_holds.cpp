@@ -45,9 +45,9 @@ void release(Env& env, const CtxPtr& c) {
 }  // namespace
 
 void hold_routes(std::vector<RouteDef>& out) {
-  out.push_back({"POST", "/v1/holds", create, Access::kCompany});
+  out.push_back({"POST", "/v1/holds", create, Access::kCompany, true});
   out.push_back({"GET", "/v1/holds/{id}", get_one<&store::ReadTx::hold>, Access::kCompany});
-  out.push_back({"DELETE", "/v1/holds/{id}", release, Access::kCompany});
+  out.push_back({"DELETE", "/v1/holds/{id}", release, Access::kCompany, true});
 }
 
 }  // namespace appointd::http
