@@ -129,7 +129,7 @@ void BM_StaffWeekFromStore(benchmark::State& state) {
   size_t slots = 0;
   for (auto _ : state) {
     st->read([&](store::ReadTx& tx) {
-      auto r = booking::availability(tx, {company, service, staff, kWindow, now});
+      auto r = booking::availability(tx, {company, service, staff, kWindow, now, {}});
       slots = r.ok() ? r.value().staff.at(0).starts.size() : 0;
     });
   }

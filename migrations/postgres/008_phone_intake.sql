@@ -34,10 +34,12 @@ CREATE TABLE intake_replies (
   call_id text NOT NULL,
   function text NOT NULL,
   args_fingerprint text NOT NULL,
+  seq integer NOT NULL DEFAULT 1,
   body text NOT NULL,
   appointment_id bigint,
   created_at timestamptz NOT NULL,
-  CONSTRAINT intake_replies_pkey PRIMARY KEY (company_id, call_id, function, args_fingerprint)
+  CONSTRAINT intake_replies_pkey
+    PRIMARY KEY (company_id, call_id, function, args_fingerprint, seq)
 );
 
 -- Routing by the number dialled; a caller's upcoming appointments; a call's appointments and

@@ -32,10 +32,11 @@ CREATE TABLE intake_replies (
   call_id TEXT NOT NULL,
   function TEXT NOT NULL,
   args_fingerprint TEXT NOT NULL,
+  seq INTEGER NOT NULL DEFAULT 1,
   body TEXT NOT NULL,
   appointment_id INTEGER,
   created_at INTEGER NOT NULL,
-  PRIMARY KEY (company_id, call_id, function, args_fingerprint)
+  PRIMARY KEY (company_id, call_id, function, args_fingerprint, seq)
 );
 
 -- Routing by the number dialled; a caller's upcoming appointments; a call's appointments and

@@ -47,6 +47,9 @@ Result<Availability> availability(store::ReadTx& tx, const AvailabilityQuery& q)
   if (!svc) return Error::not_found("service " + std::to_string(q.service_id));
   auto ids = staff_for(tx, q.company_id, svc->id, q.staff_id);
   if (!ids) return ids.error();
+  if (!q.staff_id && !q.among.empty())
+    std::erase_if(*ids,
+                  [&](Id id) { return !std::binary_search(q.among.begin(), q.among.end(), id); });
   auto co = tx.company(q.company_id);
   if (!co) return Error::not_found("company");
   const SlotRules rules = slot_rules(co->settings, q.now);

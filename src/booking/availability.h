@@ -22,6 +22,9 @@ struct AvailabilityQuery {
   std::optional<Id> staff_id;  // default: every active staff member performing the service
   Interval window;             // starts in [from, to)
   Instant now{};
+  // With no staff_id and not empty: only these of them (e.g. one branch's), ascending. Their
+  // calendars alone are loaded, and only their starts count toward kMaxSlotsPerReply.
+  std::vector<Id> among;
 };
 
 struct StaffSlots {

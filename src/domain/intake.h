@@ -26,14 +26,17 @@ struct Call {
 };
 
 // The reply a function call got, stored with its effect in one transaction: a retry of the same
-// (call, function, arguments) replays `body` and changes nothing.
+// (call, function, arguments) replays the latest `body` and changes nothing.
 struct IntakeReply {
   Id company_id = 0;
   std::string call_id;
   std::string function;
   std::string args_fingerprint;  // SHA-256 hex of the canonical arguments
-  std::string body;              // the JSON reply, byte for byte as first sent
-  Id appointment_id = 0;         // the appointment it made or changed (0: none)
+  // 1 for the first reply of (call, function, arguments); a later call of the same function
+  // with the same arguments, past the retry window, is a new one (2, 3, ...).
+  int seq = 1;
+  std::string body;       // the JSON reply, byte for byte as first sent
+  Id appointment_id = 0;  // the appointment it made or changed (0: none)
   Instant created_at{};
 };
 

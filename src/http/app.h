@@ -86,13 +86,15 @@ class App {
   // Parses the target and finds the route (entry, c.path, c.query, c.params), applying the
   // channel's rules; the answer that ends the request, or nullopt.
   std::optional<Response> route(Ctx& c, std::shared_ptr<RouteEntry>& entry) const;
-  // Checks the key a route needs (c.key, c.country); the refusal, or nullopt.
-  std::optional<Response> authenticate(Ctx& c, const RouteDef& def);
-  // Authenticates and runs the route's handler (on a worker, or inline for service routes).
-  void run(const CtxPtr& c, const RouteDef& def);
+  // Checks the key a route needs (c.key, c.country); the refusal, or nullopt. With
+  // `cache_only` a key the cache does not know is neither refused nor accepted (nullopt, c.key
+  // unset): what the I/O thread may decide without waiting on the database.
+  std::optional<Response> authenticate(Ctx& c, const RouteDef& def, bool cache_only = false);
+  // Runs the route's handler, authenticating first unless `authenticated`.
+  void run(const CtxPtr& c, const RouteDef& def, bool authenticated);
   // Whether the route can run on the I/O thread without any wait on the database: a service
-  // route, or a queues_only route whose key the cache knows.
-  bool runs_inline(const Ctx& c, const RouteDef& def);
+  // route, or a queues_only route whose key the cache knows (then authenticated here).
+  bool runs_inline(Ctx& c, const RouteDef& def);
 
   Env env_;
   bool metrics_on_ops_only_;

@@ -20,10 +20,11 @@ std::optional<Principal> AuthCache::find(const std::string& hash,
   return p;
 }
 
-bool AuthCache::has(const std::string& hash) {
+std::optional<Principal> AuthCache::peek(const std::string& hash) {
   std::shared_lock lock(mu_);
   auto it = map_.find(hash);
-  return it != map_.end() && it->second.expires > Clock::now();
+  if (it == map_.end() || it->second.expires <= Clock::now()) return std::nullopt;
+  return it->second.p;
 }
 
 }  // namespace appointd::http

@@ -28,8 +28,8 @@ class AuthCache {
   // The principal of a key hash: from the cache, or through `load` (then cached if found).
   std::optional<Principal> find(const std::string& hash,
                                 const std::function<std::optional<Principal>()>& load);
-  // Whether find() would answer from the cache (no load).
-  bool has(const std::string& hash);
+  // The principal of a key hash when the cache has it (never loads).
+  std::optional<Principal> peek(const std::string& hash);
 
  private:
   struct Entry {

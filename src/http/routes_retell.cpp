@@ -213,14 +213,19 @@ std::optional<Checked> check(Env& env, const CtxPtr& c, RouteOf route_of) {
   return Checked{std::move(*body), std::move(*route)};
 }
 
-std::pair<std::string, std::string> route_of_call(const json& body) {
-  auto it = body.find("call");
+// to_number and agent_id of the object `key` of the body (empty where absent or not strings).
+std::pair<std::string, std::string> route_fields(const json& body, const char* key) {
+  auto it = body.find(key);
   if (it == body.end() || !it->is_object()) return {"", ""};
   auto s = [&](const char* k) {
     auto f = it->find(k);
     return f != it->end() && f->is_string() ? f->get<std::string>() : std::string();
   };
   return {s("to_number"), s("agent_id")};
+}
+
+std::pair<std::string, std::string> route_of_call(const json& body) {
+  return route_fields(body, "call");
 }
 
 Response text_response(std::string body) {
@@ -231,11 +236,7 @@ Response text_response(std::string body) {
 }
 
 void inbound(Env& env, const CtxPtr& c) {
-  auto checked = check(env, c, [](const json& b) -> std::pair<std::string, std::string> {
-    auto it = b.find("call_inbound");
-    if (it == b.end() || !it->is_object()) return {"", ""};
-    return {it->value("to_number", ""), it->value("agent_id", "")};
-  });
+  auto checked = check(env, c, [](const json& b) { return route_fields(b, "call_inbound"); });
   if (!checked) return;
   auto req = in::decode_inbound(checked->body);
   if (!req) return c->send(problem(req.error()));

@@ -601,7 +601,10 @@ asio::awaitable<void> serve_connection(ServerState& s, beast::tcp_stream& stream
     //    close the socket and leave no way to answer 408).
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(header_limit);
-    parser.body_limit(static_cast<std::uint64_t>(s.opts.body_limit));
+    // Beast checks a Content-Length against the limit as the header completes, before the
+    // target is known here: the larger limit first, the target's own checked just after.
+    parser.body_limit(static_cast<std::uint64_t>(std::max(
+        s.opts.body_limit, s.opts.large_body_prefix.empty() ? 0 : s.opts.large_body_limit)));
 
     const auto read_deadline = std::chrono::steady_clock::now() + read_timeout;
     ctl.read_timed_out = false;
@@ -619,6 +622,12 @@ asio::awaitable<void> serve_connection(ServerState& s, beast::tcp_stream& stream
     // An answer decided before the whole request was read; the connection closes after it.
     std::optional<Response> early;
     co_await bhttp::async_read_header(stream, buffer, parser, redir);
+    if (!ec && (s.opts.large_body_prefix.empty() ||
+                !parser.get().target().starts_with(s.opts.large_body_prefix))) {
+      parser.body_limit(static_cast<std::uint64_t>(s.opts.body_limit));  // a chunked body's
+      if (auto n = parser.content_length(); n && *n > s.opts.body_limit)
+        ec = bhttp::error::body_limit;
+    }
     if (!ec && !ctl.read_timed_out) {
       if (auto bad = framing_error(parser.get())) {
         s.rej_bad.inc();

@@ -17,7 +17,11 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;  // 0: pick a free port (see on_listening)
   int threads = 1;
-  std::size_t body_limit = 64 * 1024;     // larger body: 413 payload_too_large
+  std::size_t body_limit = 64 * 1024;  // larger body: 413 payload_too_large
+  // Targets starting with this prefix take bodies up to large_body_limit: Retell's call events
+  // carry the whole transcript with per-word timings (hundreds of KiB for a long call).
+  std::string large_body_prefix = "/v1/retell/";
+  std::size_t large_body_limit = 4 * 1024 * 1024;
   std::size_t header_limit = 8 * 1024;    // larger header block: 431 headers_too_large
   std::chrono::seconds read_timeout{10};  // a started request must arrive within: else 408
   std::chrono::seconds idle_timeout{60};  // keep-alive connection with no request: closed

@@ -131,13 +131,21 @@ std::variant<Reply, BookPlan> prepare_book(store::ReadTx& tx, const CallScope& s
 namespace {
 
 // The staff member and hold a booking of p should use: the call's own hold of that time when
-// it has one, else the first candidate free then under the rules, else the first the rules
-// allow (its booking then reports the conflict and its alternatives), else the first.
+// it has one (else the call's holds that overlap the time are released), else the first
+// candidate free then under the rules, else the first the rules allow (its booking then reports
+// the conflict and its alternatives), else the first.
 std::pair<Id, Id> choose_staff(store::WriteTx& tx, const CallScope& s, const BookPlan& p) {
-  for (const Hold& h : tx.holds_of_owner(s.route.company.id, s.call_id, s.now))
+  const auto held = tx.holds_of_owner(s.route.company.id, s.call_id, s.now);
+  for (const Hold& h : held)
     if (h.service_id == p.service.id && h.time.from == p.start &&
         std::find(p.candidates.begin(), p.candidates.end(), h.staff_id) != p.candidates.end())
       return {h.staff_id, h.id};
+  // The caller wants a time near one held for them (the agent named another start or person):
+  // their holds in its way go, so the call never collides with itself. The others stay.
+  if (auto seg =
+          plan_segment({p.candidates.front(), p.service.id, p.start, std::nullopt}, p.service))
+    for (const Hold& h : held)
+      if (h.blocked.overlaps(seg->blocked)) tx.delete_hold(s.route.company.id, h.id);
   Id allowed = 0;
   for (Id st : p.candidates) {
     auto seg = plan_segment({st, p.service.id, p.start, std::nullopt}, p.service);
@@ -209,12 +217,22 @@ std::string once(store::WriteTx& tx, const CallScope& s, const FunctionRequest& 
   // reply (PostgreSQL reads what committed meanwhile; SQLite runs writes one at a time).
   tx.lock_call(s.skeleton);
   const Id company = s.route.company.id;
-  if (auto prior = tx.intake_reply(company, s.call_id, f.name, f.args_fingerprint))
-    return prior->body;
+  auto prior = tx.intake_reply(company, s.call_id, f.name, f.args_fingerprint);
+  if (prior && s.now - prior->created_at < kRetryWindow) return prior->body;
   Reply r = fn(tx);
   std::string body = render(r);
-  tx.insert_intake_reply(
-      {company, s.call_id, f.name, f.args_fingerprint, body, r.appointment_id, s.now});
+  IntakeReply stored;
+  stored.company_id = company;
+  stored.call_id = s.call_id;
+  stored.function = f.name;
+  stored.args_fingerprint = f.args_fingerprint;
+  stored.seq = prior ? prior->seq + 1 : 1;
+  stored.body = body;
+  // Only the appointment it booked, moved or cancelled counts as the call's.
+  if (r.booked.value_or(false) || r.cancelled.value_or(false))
+    stored.appointment_id = r.appointment_id;
+  stored.created_at = s.now;
+  tx.insert_intake_reply(stored);
   return body;
 }
 

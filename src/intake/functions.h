@@ -29,6 +29,10 @@ namespace appointd::intake {
 
 // How long the alternatives offered for a taken time stay held for the call.
 inline constexpr int kCallHoldSeconds = 300;
+// How long a stored reply answers a repeat of its function call (same call, function and
+// arguments): Retell retries a function within its timeout (10 s in deploy/retell/functions.json,
+// twice). Later, the same words are a new request ("cancel my next one", then "and the next").
+inline constexpr Seconds kRetryWindow{60};
 // Alternatives offered at most, and free starts check_availability names at most.
 inline constexpr std::size_t kMaxOffers = 3;
 inline constexpr std::size_t kMaxFreeStarts = 5;
@@ -89,9 +93,10 @@ Reply run_reschedule(store::WriteTx& tx, const CallScope& s, const Catalog& cat,
                      const ChangePlan& p);
 Reply run_cancel(store::WriteTx& tx, const CallScope& s, const Catalog& cat, const ChangePlan& p);
 
-// Runs `fn` as the function call `f` of the call, once: under the call's row lock, a stored
-// reply of the same (call, function, arguments) is returned instead, else fn's reply is rendered
-// and stored with its appointment. Returns the reply's JSON text.
+// Runs `fn` as the function call `f` of the call, once: under the call's row lock, a reply of the
+// same (call, function, arguments) stored less than kRetryWindow ago is returned instead, else
+// fn's reply is rendered and stored with the appointment it booked, moved or cancelled (none
+// when it changed nothing). Returns the reply's JSON text.
 std::string once(store::WriteTx& tx, const CallScope& s, const FunctionRequest& f,
                  const std::function<Reply(store::WriteTx&)>& fn);
 

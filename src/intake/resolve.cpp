@@ -134,7 +134,10 @@ std::optional<std::map<Instant, Id>> free_starts(store::ReadTx& tx, const CallSc
   booking::AvailabilityQuery q;
   q.company_id = s.route.company.id;
   q.service_id = service_id;
-  if (staff.size() == 1) q.staff_id = staff.front();
+  if (staff.size() == 1)
+    q.staff_id = staff.front();
+  else
+    q.among = staff;  // the branch's: other branches' calendars are not loaded
   q.window = window;
   q.now = s.now;
   auto a = booking::availability(tx, q);

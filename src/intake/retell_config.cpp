@@ -73,14 +73,17 @@ std::optional<std::string> dialled_e164(const std::string& raw) {
 std::optional<Route> route_call(store::ReadTx& tx, const std::string& to_number,
                                 const std::string& agent_id) {
   const auto dialled = dialled_e164(to_number);
-  if (dialled) {
-    auto branches = tx.branches_by_phone(*dialled, 2);
-    if (branches.size() == 1)  // two companies with one number: the agent decides
-      if (auto r = route_in(tx, branches.front().company_id, &branches.front(), dialled)) return r;
-  }
+  std::vector<Branch> branches;
+  if (dialled) branches = tx.branches_by_phone(*dialled, 16);
+  if (branches.size() == 1)
+    if (auto r = route_in(tx, branches.front().company_id, &branches.front(), dialled)) return r;
   if (agent_id.empty()) return std::nullopt;
   auto company = tx.agent_company(agent_id);
   if (!company) return std::nullopt;
+  // Several companies' branches with the number dialled (one of them mistaken): the agent's
+  // company's, so another company cannot take a number's calls away.
+  for (const auto& b : branches)
+    if (b.company_id == *company) return route_in(tx, *company, &b, dialled);
   return route_in(tx, *company, nullptr, dialled);
 }
 

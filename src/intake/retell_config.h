@@ -42,8 +42,9 @@ struct Route {
 std::optional<std::string> dialled_e164(const std::string& raw);
 
 // The company and branch of a call: the one branch whose phone is `to_number` (E.164), else the
-// company of `agent_id` and its branch with that phone, or its first branch. nullopt when neither
-// names a company with a Retell integration.
+// company of `agent_id` and its branch with that phone (also when other companies' branches
+// have it too), or its first branch. nullopt when neither names a company with a Retell
+// integration.
 std::optional<Route> route_call(store::ReadTx& tx, const std::string& to_number,
                                 const std::string& agent_id);
 

@@ -126,6 +126,7 @@ class ReadTx {
   virtual std::optional<Id> agent_company(const std::string& agent_id) = 0;
   // The company's agent ids, ascending.
   virtual std::vector<std::string> agents(Id company_id) = 0;
+  // The latest reply (highest seq) of (call, function, arguments).
   virtual std::optional<IntakeReply> intake_reply(Id company_id, const std::string& call_id,
                                                   const std::string& function,
                                                   const std::string& args_fingerprint) = 0;
@@ -248,8 +249,8 @@ class WriteTx : public ReadTx {
   // --- phone intake (issue 14) ---
   // Makes these the company's agent ids (the caller has checked no other company has them).
   virtual void replace_agents(Id company_id, const std::vector<std::string>& agent_ids) = 0;
-  // Stores a reply. A concurrent duplicate (same company, call, function, fingerprint) that
-  // committed first makes the write fail and run again (PostgreSQL), which then replays it.
+  // Stores a reply. A concurrent duplicate (same company, call, function, fingerprint, seq)
+  // that committed first makes the write fail and run again (PostgreSQL), which then replays it.
   virtual void insert_intake_reply(const IntakeReply& r) = 0;
   // Inserts `skeleton` unless the call exists, then locks the call's row for the rest of the
   // transaction (a no-op on SQLite), so that one call's function calls and events are applied

@@ -377,12 +377,15 @@ class PostgresRestart(unittest.TestCase):
             s.start()
 
     def ready(self, s: Server) -> int:
+        t0 = time.monotonic()
         try:
             return Client(s, None, timeout=5).get("/readyz").status
-        except Exception:
+        except Exception as e:  # kept for the failure message: what, and after how long
+            self.probe_errors.append(f"{type(e).__name__}: {e} after {time.monotonic() - t0:.1f}s")
             return -1
 
     def test_restart_under_load(self):
+        self.probe_errors: list[str] = []
         co = Company(self.servers[0], self.platform_key)
         br = co.branch()
         svc = co.service(duration=30)
@@ -416,7 +419,9 @@ class PostgresRestart(unittest.TestCase):
         finally:
             load.stop()
         self.assertEqual(down, [503, 503],
-                         f"readiness is false while the database is gone: probes {probes}")
+                         f"readiness is false while the database is gone: probes {probes}, "
+                         f"errors {self.probe_errors}, load errors {load.errors}, "
+                         f"server logs: {[s.log_tail(15) for s in self.servers]}")
         self.assertEqual(up, [200, 200], "readiness comes back with the database")
         self.assertGreater(recovered, 20, f"bookings resumed: {load.statuses}")
         self.assertIn(503, load.statuses, f"requests during the outage: {load.statuses}")

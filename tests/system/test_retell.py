@@ -1067,6 +1067,70 @@ class CallerTest(RetellCase):
         self.assertEqual(parse_instant(shop.co.appointment(aid)["segments"][0]["start"]),
                          self.at(6, 12))
 
+    def test_booking_another_time_releases_the_calls_holds(self):
+        # A caller offered held alternatives books a time overlapping one of them: the call's
+        # holds go first, so its own hold does not stand in its way.
+        shop = self.shop
+        t = self.at(12, 10)
+        self.assertBooked(self.fn(shop, "book_appointment", self.book_args(t), "call_rel_a",
+                                  phone(621)), t)
+        offered = self.fn(shop, "book_appointment", self.book_args(t), "call_rel_b", phone(622))
+        self.assertEqual(offered.get("error"), "slot_unavailable", offered)
+        held = [a for a in offered["alternatives"] if "hold_id" in a]
+        self.assertTrue(held, offered)
+        # Anna's held alternative after the booked time: 15 minutes later overlaps only it.
+        later = [a for a in held if a["staff_name"] == "Anna" and parse_instant(a["start"]) > t]
+        self.assertTrue(later, offered)
+        first = parse_instant(later[0]["start"])
+        other = (first + dt.timedelta(minutes=15)).astimezone(self.tz)
+        b = self.fn(shop, "book_appointment", self.book_args(other), "call_rel_b", phone(622))
+        self.assertBooked(b, other, "a time overlapping the call's own hold")
+        for a in held:  # once the call has booked, none of its holds is left
+            self.assertProblem(shop.co.api.get(f"/v1/holds/{a['hold_id']}"), 404, "not_found")
+
+    def test_the_same_request_later_in_the_call_is_a_new_one_only_past_the_retry_window(self):
+        # Within the retry window a repeat is a retry: the first reply, no second effect.
+        shop = self.shop
+        caller, call_id = phone(631), "call_repeat"
+        t1, t2 = self.at(13, 9), self.at(13, 11)
+        for t in (t1, t2):
+            self.assertBooked(self.fn(shop, "book_appointment", self.book_args(t), call_id,
+                                      caller), t)
+        first = self.fn(shop, "cancel_appointment", {}, call_id, caller)
+        self.assertIs(first.get("cancelled"), True, first)
+        again = self.fn(shop, "cancel_appointment", {}, call_id, caller)
+        self.assertEqual(again, first)
+        left = [a for a in self.appointments(shop.co) if a.get("call_id") == call_id
+                and a["status"] == "booked"]
+        self.assertEqual(len(left), 1, "a retry within the window cancelled nothing more")
+        call = self.get_call(shop.co, call_id)
+        self.assertEqual(len(call["appointments"]), 2, call)
+
+    def test_a_number_taken_by_another_company_follows_the_agent(self):
+        # Another company gives its branch this shop's number (by mistake): calls to it still
+        # reach the company whose agent answers them.
+        mine = self.open_shop("+49 30 8800699", "+49308800699")
+        other = Company(self.server, self.platform_key, country="DE")
+        other.branch(phone="+49 30 8800699")
+        dyn, meta = self.inbound(mine, phone(641))
+        self.assertEqual(meta["company_id"], str(mine.co.id))
+        self.assertEqual(meta["branch_id"], str(mine.branch["id"]))
+
+    def test_a_long_calls_event_with_its_transcript_is_taken(self):
+        # Retell's call_ended and call_analyzed carry the whole transcript with word timings:
+        # far beyond the API's 64 KiB body limit for a long call.
+        shop = self.shop
+        call_id, caller = "call_long", phone(651)
+        words = [{"word": "hallo", "start": i * 0.3, "end": i * 0.3 + 0.2} for i in range(12000)]
+        transcript = [{"role": "user", "content": "hallo " * 40, "words": words}]
+        body = shop.event_body("call_analyzed", call_id, caller, call_status="ended",
+                               transcript_object=transcript,
+                               call_analysis={"call_summary": "Long call."})
+        self.assertGreater(len(body), 512 * 1024)
+        r = self.send(EVENTS, body, shop.key)
+        self.assertStatus(r, 204, msg="a long call's event")
+        self.assertEqual(self.get_call(shop.co, call_id)["summary"], "Long call.")
+
     def test_unknown_function(self):
         b = self.fn(self.shop, "order_pizza", {"size": "xl"}, "call_unknown", phone(620))
         self.assertEqual(b.get("error"), "unknown_function", str(b))

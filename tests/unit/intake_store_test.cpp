@@ -15,6 +15,7 @@
 #include "booking/attempt.h"
 #include "booking/catalog.h"
 #include "booking/holds.h"
+#include "intake/functions.h"
 #include "pg_test_db.h"
 #include "store/postgres/pg.h"
 #include "store/store.h"
@@ -123,8 +124,8 @@ TEST_P(IntakeStore, RepliesAreStoredWithTheirAppointment) {
   const Appointment a = book(at("2026-12-01T09:00:00Z"), "+4915112345678", "call_1");
   write([&](store::WriteTx& tx) {
     tx.insert_intake_reply(
-        {company_, "call_1", "book_appointment", "fp1", R"({"result":"ok"})", a.id, now_});
-    tx.insert_intake_reply({company_, "call_1", "cancel_appointment", "fp2", "{}", 0, now_});
+        {company_, "call_1", "book_appointment", "fp1", 1, R"({"result":"ok"})", a.id, now_});
+    tx.insert_intake_reply({company_, "call_1", "cancel_appointment", "fp2", 1, "{}", 0, now_});
   });
   read([&](store::ReadTx& tx) {
     auto r = tx.intake_reply(company_, "call_1", "book_appointment", "fp1");
@@ -241,6 +242,51 @@ TEST_P(IntakeStore, HoldsOfAnOwnerAreTheLiveOnes) {
     EXPECT_EQ(live[0].owner, "call_1");
     EXPECT_TRUE(tx.holds_of_owner(company_, "", now_).empty());
     EXPECT_TRUE(tx.holds_of_owner(company_ + 1, "call_1", now_).empty());
+  });
+}
+
+// once(): a repeat within the retry window replays the first reply (its function does not run
+// again); past the window the same request is a new one, stored beside the first, and the
+// call keeps both replies' appointments.
+TEST_P(IntakeStore, OnceReplaysWithinTheRetryWindowOnly) {
+  const Appointment a = book(at("2026-12-01T09:00:00Z"), "+4915112345678", "call_w");
+  const Appointment b = book(at("2026-12-01T10:00:00Z"), "+4915112345678", "");
+  intake::CallScope scope;
+  scope.route.company.id = company_;
+  scope.call_id = "call_w";
+  scope.skeleton = skeleton("call_w");
+  intake::FunctionRequest f;
+  f.name = "cancel_appointment";
+  f.call.call_id = "call_w";
+  f.args_fingerprint = "fp";
+  int runs = 0;
+  auto run_at = [&](Instant now, Id appointment) {
+    scope.now = now;
+    std::string body;
+    write([&](store::WriteTx& tx) {
+      body = intake::once(tx, scope, f, [&](store::WriteTx&) {
+        ++runs;
+        intake::Reply r;
+        r.result = "run " + std::to_string(runs);
+        r.cancelled = true;
+        r.appointment_id = appointment;
+        return r;
+      });
+    });
+    return body;
+  };
+  const std::string first = run_at(now_, a.id);
+  EXPECT_EQ(run_at(now_ + Seconds{30}, b.id), first);
+  EXPECT_EQ(runs, 1);
+  const std::string later = run_at(now_ + intake::kRetryWindow + Seconds{1}, b.id);
+  EXPECT_EQ(runs, 2);
+  EXPECT_NE(later, first);
+  EXPECT_EQ(run_at(now_ + intake::kRetryWindow + Seconds{5}, 0), later);  // the latest replays
+  EXPECT_EQ(runs, 2);
+  read([&](store::ReadTx& tx) {
+    EXPECT_EQ(tx.intake_reply(company_, "call_w", f.name, "fp")->seq, 2);
+    auto ids = tx.call_appointments(company_, "call_w");
+    EXPECT_EQ(ids, (std::vector<Id>{a.id, b.id}));
   });
 }
 

@@ -189,9 +189,12 @@ TEST_F(SchedulingTest, BranchInAnotherZoneThanTheCompany) {
   });
   std::optional<Result<booking::Availability>> r;
   store_->read([&](store::ReadTx& tx) {
-    r = booking::availability(
-        tx,
-        {company_, cut_, staff, {at("2026-12-01T00:00:00Z"), at("2026-12-02T00:00:00Z")}, now_});
+    r = booking::availability(tx, {company_,
+                                   cut_,
+                                   staff,
+                                   {at("2026-12-01T00:00:00Z"), at("2026-12-02T00:00:00Z")},
+                                   now_,
+                                   {}});
   });
   ASSERT_TRUE(r->ok()) << r->error().detail;
   ASSERT_EQ(r->value().staff.size(), 1u);
@@ -216,7 +219,8 @@ TEST_F(SchedulingTest, AvailabilityListsAllStaffOfTheServiceAndHonoursBookings) 
                                    cut_,
                                    std::nullopt,
                                    {at("2026-12-01T00:00:00Z"), at("2026-12-02T00:00:00Z")},
-                                   now_});
+                                   now_,
+                                   {}});
   });
   ASSERT_TRUE(r->ok());
   const auto& staff = r->value().staff;
@@ -236,7 +240,8 @@ TEST_F(SchedulingTest, AvailabilityListsAllStaffOfTheServiceAndHonoursBookings) 
                                    cut_,
                                    std::nullopt,
                                    {at("2026-12-01T00:00:00Z"), at("2027-01-02T00:00:00Z")},
-                                   now_});
+                                   now_,
+                                   {}});
   });
   EXPECT_FALSE(r->ok());
 }

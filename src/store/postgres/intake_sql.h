@@ -21,16 +21,19 @@ inline constexpr Statement kInsertAgent{
 
 inline constexpr Statement kIntakeReply{
     "intake_reply",
-    "SELECT company_id, call_id, function, args_fingerprint, body, "
+    "SELECT company_id, call_id, function, args_fingerprint, seq, body, "
     "COALESCE(appointment_id, 0), created_at FROM intake_replies "
-    "WHERE company_id = $1 AND call_id = $2 AND function = $3 AND args_fingerprint = $4"};
+    "WHERE company_id = $1 AND call_id = $2 AND function = $3 AND args_fingerprint = $4 "
+    "ORDER BY seq DESC LIMIT 1"};
 // A concurrent duplicate violates intake_replies_pkey: the store runs the write again
 // (retry.cpp), and the second run replays the reply stored by the first.
 inline constexpr Statement kInsertIntakeReply{
     "intake_insert_reply",
-    "INSERT INTO intake_replies(company_id, call_id, function, args_fingerprint, body, "
-    "appointment_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7::bigint))"};
+    "INSERT INTO intake_replies(company_id, call_id, function, args_fingerprint, seq, body, "
+    "appointment_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8::bigint))"};
 inline constexpr const char* kIntakeReplyConstraint = "intake_replies_pkey";
+// Two companies naming one agent at once: the loser is retried, and then sees it taken.
+inline constexpr const char* kIntakeAgentConstraint = "intake_agents_pkey";
 
 #define APPOINTD_CALL_COLS                                                                    \
   "SELECT company_id, call_id, branch_id, agent_id, from_number, to_number, direction, "      \

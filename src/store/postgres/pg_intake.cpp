@@ -75,8 +75,14 @@ std::optional<IntakeReply> PgTx::intake_reply(Id company_id, const std::string& 
   auto r = read(sql::kIntakeReply,
                 Params().add(company_id).add(call_id).add(function).add(args_fingerprint));
   if (!r.rows()) return std::nullopt;
-  return IntakeReply{r.i64(0, 0),  r.text(0, 1), r.text(0, 2),          r.text(0, 3),
-                     r.text(0, 4), r.i64(0, 5),  from_unix(r.i64(0, 6))};
+  return IntakeReply{r.i64(0, 0),
+                     r.text(0, 1),
+                     r.text(0, 2),
+                     r.text(0, 3),
+                     static_cast<int>(r.i64(0, 4)),
+                     r.text(0, 5),
+                     r.i64(0, 6),
+                     from_unix(r.i64(0, 7))};
 }
 
 std::optional<Call> PgTx::call(Id company_id, const std::string& call_id) {
@@ -139,7 +145,7 @@ void PgTx::replace_agents(Id company_id, const std::vector<std::string>& agent_i
 
 void PgTx::insert_intake_reply(const IntakeReply& r) {
   Params p;
-  p.add(r.company_id).add(r.call_id).add(r.function).add(r.args_fingerprint).add(r.body);
+  p.add(r.company_id).add(r.call_id).add(r.function).add(r.args_fingerprint).add(r.seq).add(r.body);
   if (r.appointment_id)
     p.add(r.appointment_id);
   else

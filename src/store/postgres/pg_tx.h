@@ -174,8 +174,7 @@ class PgTx final : public WriteTx {
   std::vector<Id> call_appointments(Id company_id, const std::string& call_id) override;
   std::vector<Appointment> upcoming_appointments(Id company_id, Id customer_id, Instant after,
                                                  int limit) override;
-  std::vector<Hold> holds_of_owner(Id company_id, const std::string& owner,
-                                   Instant now) override;
+  std::vector<Hold> holds_of_owner(Id company_id, const std::string& owner, Instant now) override;
   void replace_agents(Id company_id, const std::vector<std::string>& agent_ids) override;
   void insert_intake_reply(const IntakeReply& r) override;
   // Inserts the call unless it exists and reads it FOR UPDATE, in one round trip.

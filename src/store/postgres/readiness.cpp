@@ -12,8 +12,19 @@ namespace appointd::store::postgres {
 
 using SteadyClock = std::chrono::steady_clock;
 
+namespace {
+// The URL with a connect timeout, so a ping to an unreachable server gives up (a frozen one may
+// still hold it: readiness goes stale meanwhile).
+std::string with_connect_timeout(std::string url) {
+  if (url.find("connect_timeout") != std::string::npos) return url;
+  if (url.rfind("postgres", 0) != 0) return url + " connect_timeout=2";  // key=value form
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=2";
+}
+}  // namespace
+
 struct Readiness::State {
-  State(std::string u, std::chrono::milliseconds i) : url(std::move(u)), interval(i) {}
+  State(std::string u, std::chrono::milliseconds i)
+      : url(with_connect_timeout(std::move(u))), interval(i) {}
   const std::string url;
   const std::chrono::milliseconds interval;
   std::atomic<bool> ok{false};

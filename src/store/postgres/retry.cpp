@@ -12,7 +12,8 @@ bool retryable(const PgError& e, bool committing) {
   if (e.connection_lost()) return !committing;  // after COMMIT was sent the outcome is unknown
   if (s == "40001" || s == "40P01" || s == "55P03" || s == "23P01") return true;
   return s == "23505" && (e.constraint() == sql::kIdempotencyConstraint ||
-                          e.constraint() == sql::kIntakeReplyConstraint);
+                          e.constraint() == sql::kIntakeReplyConstraint ||
+                          e.constraint() == sql::kIntakeAgentConstraint);
 }
 
 std::chrono::microseconds backoff(const RetryPolicy& p, int attempt, std::mt19937_64& rng) {

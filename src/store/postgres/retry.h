@@ -17,9 +17,10 @@ struct RetryPolicy {
 // Whether a write that failed with `e` may run again from scratch (its transaction rolled
 // back): serialization failure 40001, deadlock 40P01, lock timeout 55P03; a unique violation
 // of the idempotency key or of a stored intake reply (a concurrent request with the same key,
-// or a retried phone function call, committed first: the retry replays its outcome); an exclusion violation 23P01 (a concurrent writer of the same time got
-// there first: the retry's overlap check reports the conflict as a domain outcome); and a
-// connection lost before COMMIT was sent (nothing was committed).
+// or a retried phone function call, committed first: the retry replays its outcome); an exclusion
+// violation 23P01 (a concurrent writer of the same time got there first: the retry's overlap check
+// reports the conflict as a domain outcome); and a connection lost before COMMIT was sent (nothing
+// was committed).
 bool retryable(const PgError& e, bool committing);
 
 // Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))], attempt >= 1.

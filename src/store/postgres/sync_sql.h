@@ -88,13 +88,13 @@ inline constexpr Statement kOpenSyncJobs{
 // Due jobs as of $1: pending and due, or running with an expired lease; per appointment the
 // longest due. Only the 4 * $2 + 32 longest due of each kind are looked at (two bounded range
 // scans of sync_jobs_due), so a claim costs the same whatever the backlog.
-#define APPOINTD_DUE_BY_APPOINTMENT                                                             \
-  "SELECT appointment_id, min(due) AS due FROM ("                                               \
-  "(SELECT appointment_id, next_attempt_at AS due FROM sync_jobs "                              \
-  "WHERE state = 'pending' AND next_attempt_at <= to_timestamp($1::bigint) "                    \
-  "ORDER BY next_attempt_at LIMIT 4 * $2 + 32) "                                                \
-  "UNION ALL (SELECT appointment_id, lease_until FROM sync_jobs "                               \
-  "WHERE state = 'running' AND lease_until <= to_timestamp($1::bigint) "                        \
+#define APPOINTD_DUE_BY_APPOINTMENT                                          \
+  "SELECT appointment_id, min(due) AS due FROM ("                            \
+  "(SELECT appointment_id, next_attempt_at AS due FROM sync_jobs "           \
+  "WHERE state = 'pending' AND next_attempt_at <= to_timestamp($1::bigint) " \
+  "ORDER BY next_attempt_at LIMIT 4 * $2 + 32) "                             \
+  "UNION ALL (SELECT appointment_id, lease_until FROM sync_jobs "            \
+  "WHERE state = 'running' AND lease_until <= to_timestamp($1::bigint) "     \
   "ORDER BY lease_until LIMIT 4 * $2 + 32)) u GROUP BY appointment_id"
 // Up to $2 appointments with a due job, the longest due first, their rows locked; a row another
 // transaction holds is passed over (the limit applies after the lock, so it takes the next).

@@ -14,12 +14,13 @@ inline constexpr const char* kInsertAgent =
     "INSERT INTO intake_agents(agent_id, company_id) VALUES (?1, ?2)";
 
 inline constexpr const char* kIntakeReply =
-    "SELECT company_id, call_id, function, args_fingerprint, body, "
+    "SELECT company_id, call_id, function, args_fingerprint, seq, body, "
     "COALESCE(appointment_id, 0), created_at FROM intake_replies "
-    "WHERE company_id = ?1 AND call_id = ?2 AND function = ?3 AND args_fingerprint = ?4";
+    "WHERE company_id = ?1 AND call_id = ?2 AND function = ?3 AND args_fingerprint = ?4 "
+    "ORDER BY seq DESC LIMIT 1";
 inline constexpr const char* kInsertIntakeReply =
-    "INSERT INTO intake_replies(company_id, call_id, function, args_fingerprint, body, "
-    "appointment_id, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7)";
+    "INSERT INTO intake_replies(company_id, call_id, function, args_fingerprint, seq, body, "
+    "appointment_id, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)";
 
 #define APPOINTD_CALL_COLS                                                                    \
   "SELECT company_id, call_id, branch_id, agent_id, from_number, to_number, direction, "      \

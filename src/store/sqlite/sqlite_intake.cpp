@@ -79,8 +79,16 @@ std::optional<IntakeReply> SqliteTx::intake_reply(Id company_id, const std::stri
   auto s = c_.prepare(sql::kIntakeReply);
   s.bind(1, company_id).bind(2, call_id).bind(3, function).bind(4, args_fingerprint);
   if (!s.step()) return std::nullopt;
-  return IntakeReply{s.i64(0),  s.text(1), s.text(2),          s.text(3),
-                     s.text(4), s.i64(5),  from_unix(s.i64(6))};
+  IntakeReply r;
+  r.company_id = s.i64(0);
+  r.call_id = s.text(1);
+  r.function = s.text(2);
+  r.args_fingerprint = s.text(3);
+  r.seq = static_cast<int>(s.i64(4));
+  r.body = s.text(5);
+  r.appointment_id = s.i64(6);
+  r.created_at = from_unix(s.i64(7));
+  return r;
 }
 
 std::optional<Call> SqliteTx::call(Id company_id, const std::string& call_id) {
@@ -147,12 +155,12 @@ void SqliteTx::replace_agents(Id company_id, const std::vector<std::string>& age
 void SqliteTx::insert_intake_reply(const IntakeReply& r) {
   auto s = c_.prepare(sql::kInsertIntakeReply);
   s.bind(1, r.company_id).bind(2, r.call_id).bind(3, r.function).bind(4, r.args_fingerprint);
-  s.bind(5, r.body);
+  s.bind(5, r.seq).bind(6, r.body);
   if (r.appointment_id)
-    s.bind(6, r.appointment_id);
+    s.bind(7, r.appointment_id);
   else
-    s.bind_null(6);
-  s.bind(7, to_unix(r.created_at));
+    s.bind_null(7);
+  s.bind(8, to_unix(r.created_at));
   s.exec();
 }
 
