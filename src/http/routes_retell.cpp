@@ -247,8 +247,9 @@ void inbound(Env& env, const CtxPtr& c) {
   c->send(json_response(200, reply));
 }
 
-void count_function(Env& env, const std::string& function, const std::string& outcome) {
-  env.metrics
+void count_function(obs::Registry& metrics, const std::string& function,
+                    const std::string& outcome) {
+  metrics
       .counter("appointd_retell_functions_total", "Retell function calls, by outcome",
                {{"function", function}, {"outcome", outcome}})
       .inc();
@@ -279,7 +280,7 @@ void functions(Env& env, const CtxPtr& c) {
       else
         r = in::unknown_function(*scope, name);
     });
-    count_function(env, function, r.error.empty() ? "ok" : r.error);
+    count_function(env.metrics, function, r.error.empty() ? "ok" : r.error);
     return c->send(text_response(in::render(r)));
   }
   // Functions with an effect: resolved on a read, then applied once in a write.
@@ -311,23 +312,19 @@ void functions(Env& env, const CtxPtr& c) {
   });
   if (early) {
     // Nothing to change: the same arguments always get this answer, so it needs no storing.
-    count_function(env, function, early->error.empty() ? "ok" : early->error);
+    count_function(env.metrics, function, early->error.empty() ? "ok" : early->error);
     return c->send(text_response(in::render(*early)));
   }
   write(
       env, c,
       [s = *scope, f = *req, run](store::WriteTx& tx) {
-        Response r = text_response(in::once(tx, s, f, run));
-        // The outcome for the metrics, from the reply (a replay counts as what it replays).
-        auto j = json::parse(r.body, nullptr, false);
-        r.code = j.is_object() && j.contains("error") ? j["error"].get<std::string>() : "ok";
+        in::Answer a = in::once(tx, s, f, run);
+        Response r = text_response(std::move(a.body));
+        r.code = std::move(a.outcome);  // for the metrics (a replay counts as what it replays)
         return r;
       },
       [metrics = &env.metrics, function](const Response& r) {
-        metrics
-            ->counter("appointd_retell_functions_total", "Retell function calls, by outcome",
-                      {{"function", function}, {"outcome", r.code.empty() ? "error" : r.code}})
-            .inc();
+        count_function(*metrics, function, r.code.empty() ? "error" : r.code);
       });
 }
 

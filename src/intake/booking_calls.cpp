@@ -211,14 +211,19 @@ Reply run_book(store::WriteTx& tx, const CallScope& s, const Catalog& cat, const
   return r;
 }
 
-std::string once(store::WriteTx& tx, const CallScope& s, const FunctionRequest& f,
-                 const std::function<Reply(store::WriteTx&)>& fn) {
+Answer once(store::WriteTx& tx, const CallScope& s, const FunctionRequest& f,
+            const std::function<Reply(store::WriteTx&)>& fn) {
   // The call's row lock first: a retry that runs beside the first waits here, then finds its
   // reply (PostgreSQL reads what committed meanwhile; SQLite runs writes one at a time).
   tx.lock_call(s.skeleton);
   const Id company = s.route.company.id;
   auto prior = tx.intake_reply(company, s.call_id, f.name, f.args_fingerprint);
-  if (prior && s.now - prior->created_at < kRetryWindow) return prior->body;
+  if (prior && s.now - prior->created_at < kRetryWindow) {
+    // A replay (rare): its outcome is read back from the text stored.
+    auto j = json::parse(prior->body, nullptr, false);
+    const bool failed = j.is_object() && j.contains("error") && j["error"].is_string();
+    return {prior->body, failed ? j["error"].get<std::string>() : "ok"};
+  }
   Reply r = fn(tx);
   std::string body = render(r);
   IntakeReply stored;
@@ -233,7 +238,7 @@ std::string once(store::WriteTx& tx, const CallScope& s, const FunctionRequest& 
     stored.appointment_id = r.appointment_id;
   stored.created_at = s.now;
   tx.insert_intake_reply(stored);
-  return body;
+  return {std::move(body), r.error.empty() ? "ok" : r.error};
 }
 
 Reply unknown_function(const CallScope& s, const std::string& name) {

@@ -96,9 +96,13 @@ Reply run_cancel(store::WriteTx& tx, const CallScope& s, const Catalog& cat, con
 // Runs `fn` as the function call `f` of the call, once: under the call's row lock, a reply of the
 // same (call, function, arguments) stored less than kRetryWindow ago is returned instead, else
 // fn's reply is rendered and stored with the appointment it booked, moved or cancelled (none
-// when it changed nothing). Returns the reply's JSON text.
-std::string once(store::WriteTx& tx, const CallScope& s, const FunctionRequest& f,
-                 const std::function<Reply(store::WriteTx&)>& fn);
+// when it changed nothing).
+struct Answer {
+  std::string body;     // the reply's JSON text
+  std::string outcome;  // "ok", or the reply's error code (a replay's, read from its text)
+};
+Answer once(store::WriteTx& tx, const CallScope& s, const FunctionRequest& f,
+            const std::function<Reply(store::WriteTx&)>& fn);
 
 // The reply to a function this server does not offer.
 Reply unknown_function(const CallScope& s, const std::string& name);

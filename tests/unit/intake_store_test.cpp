@@ -265,13 +265,13 @@ TEST_P(IntakeStore, OnceReplaysWithinTheRetryWindowOnly) {
     std::string body;
     write([&](store::WriteTx& tx) {
       body = intake::once(tx, scope, f, [&](store::WriteTx&) {
-        ++runs;
-        intake::Reply r;
-        r.result = "run " + std::to_string(runs);
-        r.cancelled = true;
-        r.appointment_id = appointment;
-        return r;
-      });
+               ++runs;
+               intake::Reply r;
+               r.result = "run " + std::to_string(runs);
+               r.cancelled = true;
+               r.appointment_id = appointment;
+               return r;
+             }).body;
     });
     return body;
   };
