@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <memory>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -84,6 +85,45 @@ TEST(FiberTest, YieldsFromDeepCallsAndKeepsExceptionsInside) {
   EXPECT_TRUE(f.done());
 }
 
+// Fibers suspended inside catch blocks while others throw and catch: each finds its own
+// exception intact when resumed (the runtime's record of caught exceptions is per fiber). Without
+// that, the first handler to end would pop another fiber's exception and free it (ASan: a
+// heap-use-after-free, as seen when a lost connection sent many writes into their retry waits).
+TEST(FiberTest, SuspendsInsideCatchBlocksWhileOthersThrow) {
+  constexpr int kFibers = 6;
+  std::vector<std::string> seen(kFibers);
+  std::vector<std::unique_ptr<Fiber>> fibers;
+  for (int i = 0; i < kFibers; ++i)
+    fibers.push_back(std::make_unique<Fiber>([&seen, i] {
+      try {
+        throw std::runtime_error("fiber " + std::to_string(i));
+      } catch (const std::runtime_error& outer) {
+        Fiber::yield();  // the others throw, catch and suspend meanwhile
+        try {
+          throw std::logic_error("nested " + std::to_string(i));
+        } catch (const std::logic_error&) {
+          Fiber::yield();
+        }
+        Fiber::yield();
+        try {
+          throw;  // rethrows this fiber's exception in hand, not another's
+        } catch (const std::runtime_error& again) {
+          seen[static_cast<size_t>(i)] = std::string(outer.what()) + "|" + again.what();
+        }
+      }
+    }));
+  // Resumed in the same order every round, so that handlers end first-in, first-out: not the
+  // last-in, first-out order one thread's record can keep.
+  for (int round = 0; round < 4; ++round)
+    for (auto& f : fibers)
+      if (!f->done()) f->resume();
+  for (int i = 0; i < kFibers; ++i) {
+    EXPECT_TRUE(fibers[static_cast<size_t>(i)]->done());
+    EXPECT_EQ(seen[static_cast<size_t>(i)],
+              "fiber " + std::to_string(i) + "|fiber " + std::to_string(i));
+  }
+  EXPECT_EQ(std::uncaught_exceptions(), 0);
+}
 TEST(FiberTest, ManyFibersInterleavedAndTheirStacksReused) {
   // 64 at a time, 40 generations: stacks of ended fibers are recycled; each fiber sees only
   // its own locals across its suspensions.

@@ -4,6 +4,8 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <cxxabi.h>
+
 #include <new>
 #include <vector>
 
@@ -19,6 +21,19 @@ namespace appointd::store::postgres {
 namespace {
 
 thread_local Fiber* t_current = nullptr;
+
+// The C++ runtime's per-thread record of the exceptions being handled (libstdc++'s
+// __cxa_eh_globals: the stack of caught exceptions, and the count of uncaught ones). It is per
+// thread, not per fiber: a fiber suspended inside a catch block while another fiber throws and
+// catches would find its exception freed under it. So each fiber keeps its own record, swapped
+// in and out around every switch (as Seastar and Boost.Fiber users do).
+struct EhGlobals {
+  void* caught = nullptr;
+  unsigned int uncaught = 0;
+};
+EhGlobals& thread_eh_globals() {
+  return *reinterpret_cast<EhGlobals*>(abi::__cxa_get_globals());
+}
 
 // Stacks of ended fibers, kept for the next ones of this thread: mapping a stack, its guard page
 // and unmapping it again (which flushes other cores' TLBs) cost more than a whole write.
@@ -38,6 +53,7 @@ thread_local StackCache t_stacks;
 }  // namespace
 
 struct Fiber::Impl {
+  EhGlobals eh;       // the fiber's exceptions in flight while it is suspended
   ucontext_t self;    // the fiber's context while it is suspended
   ucontext_t caller;  // the resumer's context while the fiber runs
   void* mapping = nullptr;
@@ -122,7 +138,12 @@ void Fiber::entry() {
 void Fiber::resume() {
   if (done_ || t_current) std::terminate();
   t_current = this;
+  EhGlobals& eh = thread_eh_globals();
+  const EhGlobals outside = eh;
+  eh = impl_->eh;
   switch_in();
+  impl_->eh = eh;
+  eh = outside;
   t_current = nullptr;
 }
 

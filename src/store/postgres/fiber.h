@@ -6,8 +6,10 @@
 // The use cases are ordinary synchronous code and know nothing of it.
 //
 // ucontext based; switches are annotated for AddressSanitizer and ThreadSanitizer, so both
-// follow the stacks. A fiber belongs to the thread that created it: only that thread resumes it,
-// and only from outside any fiber (fibers do not resume each other). Not thread-safe.
+// follow the stacks, and each fiber has its own record of the exceptions it is handling (a
+// fiber may suspend inside a catch block while others throw). A fiber belongs to the thread that
+// created it: only that thread resumes it, and only from outside any fiber (fibers do not resume
+// each other). Not thread-safe.
 #include <cstddef>
 #include <exception>
 #include <functional>
