@@ -25,9 +25,9 @@ python3 tests/system/run_all.py test_races test_idempotency test_crash test_rete
   test_sync.UncertainTest test_sync.WebhookTest)
 # The PostgreSQL store runs writes as fibers on a driver thread and shares catalog copies and the
 # probe policy between threads: the same races on the throwaway server,
-# across two instances, on both write paths (batch.h, --pg-writers 0).
+# across two instances, and with two driver threads in one instance.
 APPOINTD_TEST_DB=postgresql python3 tests/system/run_all.py test_races test_idempotency \
   test_multi_instance
 (cd tests/system && APPOINTD_TEST_DB=postgresql python3 -m unittest test_sync.SoakTest \
   test_sync.TwoInstancesTest)
-APPOINTD_TEST_DB=postgresql APPOINTD_PG_WRITERS=0 python3 tests/system/run_all.py test_races test_idempotency
+APPOINTD_TEST_DB=postgresql APPOINTD_PG_WRITERS=2 python3 tests/system/run_all.py test_races test_idempotency test_outcome

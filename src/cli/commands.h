@@ -19,6 +19,8 @@ struct DbFlags {
   int statement_timeout_ms = 10000;
   std::string pg_probe = "auto";
   int pg_writers = 1;
+  int round_trip_timeout_ms = 12000;
+  int outcome_wait_ms = 3000;
 };
 // Adds --db and --durability (with APPOINTD_DB / APPOINTD_DURABILITY), and the PostgreSQL
 // settings --pool-size, --pool-wait-ms, --lock-timeout-ms, --statement-timeout-ms.

@@ -38,10 +38,22 @@ void add_db_flags(CLI::App& cmd, DbFlags& f) {
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
   cmd.add_option("--pg-writers", f.pg_writers,
-                 "PostgreSQL: threads that each run many writes at once over one connection, "
-                 "sharing round trips and commits (0: one write per thread and connection)")
+                 "PostgreSQL: threads that each run many writes at once over a few connections, "
+                 "sharing round trips and commits")
       ->envname("APPOINTD_PG_WRITERS")
-      ->check(CLI::Range(0, 64))
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd.add_option("--pg-round-trip-timeout-ms", f.round_trip_timeout_ms,
+                 "PostgreSQL: a write's round trip unanswered this long gives its connection up "
+                 "(a frozen server or a lost network)")
+      ->envname("APPOINTD_PG_ROUND_TRIP_TIMEOUT_MS")
+      ->check(CLI::Range(100, 3600000))
+      ->capture_default_str();
+  cmd.add_option("--pg-outcome-wait-ms", f.outcome_wait_ms,
+                 "PostgreSQL: how long a write whose COMMIT lost its connection asks whether it "
+                 "committed before answering 503 outcome_unknown")
+      ->envname("APPOINTD_PG_OUTCOME_WAIT_MS")
+      ->check(CLI::Range(0, 600000))
       ->capture_default_str();
 }
 
@@ -55,6 +67,8 @@ store::Options store_options(const DbFlags& f) {
   o.statement_timeout_ms = f.statement_timeout_ms;
   o.probe = f.pg_probe;
   o.pg_writers = f.pg_writers;
+  o.round_trip_timeout_ms = f.round_trip_timeout_ms;
+  o.outcome_wait_ms = f.outcome_wait_ms;
   return o;
 }
 

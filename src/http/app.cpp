@@ -61,6 +61,16 @@ Response unavailable() {
   return r;
 }
 
+Response outcome_unknown() {
+  Response r = problem(
+      503, "outcome_unknown", "Outcome unknown",
+      "the database stopped answering while this change was being committed, so it may or may "
+      "not have been saved; retry with the same Idempotency-Key to get the real outcome (without "
+      "one, look the change up before retrying)");
+  r.headers.push_back({"Retry-After", "2"});
+  return r;
+}
+
 Response too_many_connections() {
   Response r = problem(503, "too_many_connections", "Too many connections",
                        "the server is at its connection limit (in all or for your address); "
@@ -84,8 +94,7 @@ void Ctx::send(Response r) {
   reply(std::move(r));
 }
 
-App::App(Env env, bool metrics_on_ops_only, int workers)
-    : env_(env), metrics_on_ops_only_(metrics_on_ops_only), workers_(workers) {
+std::vector<RouteDef> all_routes() {
   std::vector<RouteDef> defs;
   service_routes(defs);
   catalog_routes(defs);
@@ -96,7 +105,12 @@ App::App(Env env, bool metrics_on_ops_only, int workers)
   hold_routes(defs);
   sync_routes(defs);
   retell_routes(defs);
-  for (const auto& d : defs) router_.add(d.method, d.pattern, make_entry(env_.metrics, d));
+  return defs;
+}
+
+App::App(Env env, bool metrics_on_ops_only, int workers)
+    : env_(env), metrics_on_ops_only_(metrics_on_ops_only), workers_(workers) {
+  for (const auto& d : all_routes()) router_.add(d.method, d.pattern, make_entry(env_.metrics, d));
   unmatched_ = make_entry(env_.metrics, {"*", "unmatched", nullptr, Access::kPublic});
 }
 
@@ -318,8 +332,12 @@ void write(Env& env, const CtxPtr& c, std::function<Response(store::WriteTx&)> f
         }
         std::string what = "unknown";
         bool retry_later = false;
+        bool unknown = false;
         try {
           std::rethrow_exception(e);
+        } catch (const store::OutcomeUnknown& ex) {
+          what = ex.what();
+          unknown = true;
         } catch (const store::StoreUnavailable& ex) {
           what = ex.what();
           retry_later = true;
@@ -329,6 +347,8 @@ void write(Env& env, const CtxPtr& c, std::function<Response(store::WriteTx&)> f
         }
         obs::log_error("write failed", "\"request_id\":\"" + obs::json_escape(c->req.request_id) +
                                            "\",\"error\":\"" + obs::json_escape(what) + "\"");
+        // It may have committed: only a retry with its key (or a look) can tell.
+        if (unknown) return c->send(outcome_unknown());
         // Nothing was committed and the store expects to recover: the client may retry.
         if (retry_later) return c->send(unavailable());
         c->send(problem(

@@ -126,7 +126,9 @@ template <class T, class Enc>
 Response respond(Result<T> r, int status, Enc enc);
 
 // Route tables, one per resource file.
-void service_routes(std::vector<RouteDef>& out);  // healthz, readyz, metrics
+// Every route the API serves, in matching order (the route tables below, together).
+std::vector<RouteDef> all_routes();
+void service_routes(std::vector<RouteDef>& out);  // healthz, readyz, metrics, openapi.json
 void catalog_routes(std::vector<RouteDef>& out);  // companies, branches, services, staff
 void customer_routes(std::vector<RouteDef>& out);
 void appointment_routes(std::vector<RouteDef>& out);

@@ -27,6 +27,14 @@ class StoreUnavailable : public StoreError {
   using StoreError::StoreError;
 };
 
+// A write whose COMMIT was sent but whose outcome could not be learned in time (the database
+// stopped answering): it may have committed or not. Not "nothing changed": the client retries
+// with the same Idempotency-Key, which then replays the real outcome or runs the write once.
+class OutcomeUnknown : public StoreUnavailable {
+ public:
+  using StoreUnavailable::StoreUnavailable;
+};
+
 // A write: runs inside its own savepoint of a write transaction. It may be run again when the
 // backend retries a transaction (PostgreSQL), so it must derive all state from the tx and its
 // captures and overwrite (not append to) any result it reports. It returns normally for every
@@ -76,8 +84,14 @@ struct Options {
   // common), "always" or "never" (src/store/postgres/probe.h).
   std::string probe = "auto";
   // Threads that each run many writes at once over one connection, sharing its round trips
-  // and commits (src/store/postgres/batch.h); 0: one write at a time per thread and connection.
+  // and commits (src/store/postgres/batch.h); at least 1.
   int pg_writers = 1;
+  // The longest a round trip may go unanswered before its connection is given up (the server
+  // may be frozen or the network gone); a COMMIT in it then has an outcome to find out.
+  int round_trip_timeout_ms = 12000;
+  // How long a write whose COMMIT lost its connection keeps asking the database whether it
+  // committed (pg_xact_status) before it answers OutcomeUnknown.
+  int outcome_wait_ms = 3000;
 };
 
 // Opens (creating and migrating as needed) the store named by `opts.url`.

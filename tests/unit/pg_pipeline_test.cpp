@@ -140,7 +140,7 @@ TEST_F(PgPipeline, ErrorsKeepTheRetryRules) {
     FAIL();
   } catch (const PgError& e) {
     EXPECT_EQ(e.sqlstate(), "40P01");
-    EXPECT_TRUE(retryable(e, true));
+    EXPECT_TRUE(retryable(e));
   }
   c_->rollback_quietly();
 }
@@ -235,7 +235,7 @@ TEST_F(PgTxTest, OverlapOfAQueuedSegmentSurfacesAsExclusionViolation) {
     FAIL() << "committed an overlap";
   } catch (const PgError& e) {
     EXPECT_EQ(e.sqlstate(), "23P01");
-    EXPECT_TRUE(retryable(e, true));
+    EXPECT_TRUE(retryable(e));
   }
   c_->rollback_quietly();
   EXPECT_FALSE(c_->in_transaction());

@@ -13,19 +13,20 @@ PgError err(const char* sqlstate, const char* constraint = "", bool lost = false
 }  // namespace
 
 TEST(PgRetry, RetriesTransientConflictsOnly) {
-  EXPECT_TRUE(retryable(err("40001"), false));  // serialization failure
-  EXPECT_TRUE(retryable(err("40P01"), false));  // deadlock
-  EXPECT_TRUE(retryable(err("55P03"), false));  // lock timeout
-  EXPECT_TRUE(retryable(err("23P01"), false));  // exclusion: the retry reports the conflict
-  EXPECT_TRUE(retryable(err("23505", sql::kIdempotencyConstraint), false));
-  EXPECT_FALSE(retryable(err("23505", "customers_live_phone"), false));
-  EXPECT_FALSE(retryable(err("22P02"), false));  // bad input: a bug, not contention
-  EXPECT_FALSE(retryable(err("42P01"), false));
+  EXPECT_TRUE(retryable(err("40001")));  // serialization failure
+  EXPECT_TRUE(retryable(err("40P01")));  // deadlock
+  EXPECT_TRUE(retryable(err("55P03")));  // lock timeout
+  EXPECT_TRUE(retryable(err("23P01")));  // exclusion: the retry reports the conflict
+  EXPECT_TRUE(retryable(err("23505", sql::kIdempotencyConstraint)));
+  EXPECT_FALSE(retryable(err("23505", "customers_live_phone")));
+  EXPECT_FALSE(retryable(err("22P02")));  // bad input: a bug, not contention
+  EXPECT_FALSE(retryable(err("42P01")));
 }
 
-TEST(PgRetry, LostConnectionRetriesOnlyBeforeCommitWasSent) {
-  EXPECT_TRUE(retryable(err("", "", true), false));
-  EXPECT_FALSE(retryable(err("", "", true), true));  // outcome unknown: never run twice
+TEST(PgRetry, LostConnectionIsRetriedItsCommitIsNot) {
+  // A PgError never stands for a lost COMMIT: the driver reports that as CommitUncertain, whose
+  // outcome the store looks up (test_outcome.py) instead of running the write twice.
+  EXPECT_TRUE(retryable(err("", "", true)));
   EXPECT_EQ(retry_reason(err("", "", true)), "connection");
   EXPECT_EQ(retry_reason(err("40P01")), "40P01");
 }

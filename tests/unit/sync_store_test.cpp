@@ -735,7 +735,7 @@ TEST_F(SyncPg, ConcurrentClaimsSkipTheRowsAnotherTransactionHolds) {
 }
 
 // Workers racing through the store, as the sync worker would: claim, lease what is due, commit.
-// Every appointment is claimed exactly once, on both PostgreSQL write paths.
+// Every appointment is claimed exactly once, with one write driver and with two.
 class SyncPgWorkers : public SyncStoreBase, public ::testing::WithParamInterface<int> {
  protected:
   void SetUp() override {
@@ -778,8 +778,8 @@ TEST_P(SyncPgWorkers, EveryDueAppointmentIsClaimedExactlyOnce) {
   EXPECT_TRUE(left.empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(Sync, SyncPgWorkers, ::testing::Values(1, 0), [](const auto& info) {
-  return info.param ? std::string("driver") : std::string("threads");
+INSTANTIATE_TEST_SUITE_P(Sync, SyncPgWorkers, ::testing::Values(1, 2), [](const auto& info) {
+  return info.param == 1 ? std::string("one_driver") : std::string("two_drivers");
 });
 
 }  // namespace

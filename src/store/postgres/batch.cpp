@@ -10,6 +10,7 @@
 #include "store/postgres/commit_merge.h"
 #include "store/postgres/items.h"
 #include "store/postgres/read_merge.h"
+#include "store/postgres/sql.h"
 
 namespace appointd::store::postgres {
 namespace {
@@ -197,9 +198,17 @@ struct Driver::Lane {
   std::vector<Scope> scopes;
   // What ends a failed merged transaction (it lives while the exchange does).
   Item rollback{nullptr, "ROLLBACK", {}, false, false};
+  // A transaction that begins in this round trip reads its id in a scope of its own, ended
+  // right after BEGIN, so that the id is answered before its COMMIT runs: [.., BEGIN, xid],
+  // then the rest. xid_scope: that scope (-1: none); xid_prefix: the caller's items in it.
+  Item xid{&sql::kCurrentXid, nullptr, {}, true, false};
+  int xid_scope = -1;
+  size_t xid_prefix = 0;
+  SteadyClock::time_point sent_at{};  // when the round trip in flight was sent
   Connection& c() { return **lease; }
   // The round trip's fibers and scopes are done with (its connection stays as it is).
   void end_round_trip() {
+    xid_scope = -1;
     reads.clear();
     read_merge.reset();
     merge.clear();
@@ -213,16 +222,39 @@ struct Driver::Lane {
     if (solo) m.push_back(solo);
     return m;
   }
+  // The fibers whose transaction the round trip carries.
+  std::vector<Task*> in_tx() const {
+    if (!merge.empty()) return merge;
+    return solo ? std::vector<Task*>{solo} : std::vector<Task*>{};
+  }
+  // Whether the round trip carries fiber t's COMMIT.
+  bool commits(const Task* t) const {
+    if (std::find(merge.begin(), merge.end(), t) != merge.end()) return true;
+    return t == solo && !t->session.pending_.empty() &&
+           is_text(t->session.pending_.back(), "COMMIT");
+  }
+  // Queues `s` as the round trip's next scope(s), split after its BEGIN (see xid).
+  void push_scope(Scope s) {
+    const auto b = std::find_if(s.begin(), s.end(), [](const Item* it) { return is_begin(*it); });
+    if (b == s.end()) return scopes.push_back(std::move(s));
+    xid_prefix = static_cast<size_t>(b - s.begin()) + 1;
+    Scope head(s.begin(), b + 1);
+    head.push_back(&xid);
+    xid_scope = static_cast<int>(scopes.size());
+    scopes.push_back(std::move(head));
+    scopes.emplace_back(b + 1, s.end());
+  }
 };
 
 Driver::Driver(Pool& pool, WriteQueue& queue, RunFn run, DriverMetrics metrics, size_t max_fibers,
-               size_t max_lanes)
+               size_t max_lanes, std::chrono::milliseconds round_trip_timeout)
     : pool_(pool),
       queue_(queue),
       run_(std::move(run)),
       m_(metrics),
       max_fibers_(std::max<size_t>(1, max_fibers)),
       max_lanes_(std::max<size_t>(1, max_lanes)),
+      round_trip_timeout_(std::max(std::chrono::milliseconds(1), round_trip_timeout)),
       wake_fd_(queue.subscribe()),
       thread_([this] { loop(); }) {}
 
@@ -405,16 +437,19 @@ void Driver::send(Lane& lane, std::vector<Task*> reads, std::vector<Task*> merge
     std::vector<const std::vector<Item>*> queues;
     for (Task* t : lane.merge) queues.push_back(&t->session.pending_);
     lane.commit_merge = std::make_unique<CommitMerge>(queues);
-    lane.scopes.push_back(lane.commit_merge->scope());
+    lane.push_scope(lane.commit_merge->scope());
   } else if (solo) {
     Scope s;
     for (const auto& it : solo->session.pending_) s.push_back(&it);
-    lane.scopes.push_back(std::move(s));
+    lane.push_scope(std::move(s));
     solo->session.passed_over_ = 0;
   }
   for (Task* t : lane.members()) t->session.state_ = FiberSession::State::kInFlight;
+  if (lane.xid_scope >= 0)
+    for (Task* t : lane.in_tx()) t->session.xid_ = 0;  // a new transaction begins
   lane.busy = true;
   try {
+    lane.sent_at = SteadyClock::now();
     lane.c().start(lane.scopes);
   } catch (const std::exception&) {
     fail(lane, std::current_exception());
@@ -430,17 +465,27 @@ void Driver::wait(std::optional<SteadyClock::time_point> deadline, bool block) {
           {l->c().socket(), static_cast<short>(POLLIN | (l->c().wants_write() ? POLLOUT : 0)), 0});
       polled.push_back(l.get());
     }
+  // A round trip overdue is given up at its deadline, even while nothing else happens.
+  for (const auto& l : lanes_)
+    if (l->busy && (!deadline || l->sent_at + round_trip_timeout_ < *deadline))
+      deadline = l->sent_at + round_trip_timeout_;
   int timeout = 0;
   bool armed = false;
   if (block) {
-    armed = queue_.arm(wake_fd_);
-    if (armed) {
-      fds.push_back({wake_fd_, POLLIN, 0});
-      timeout = -1;
+    // Queued writes are a reason to wake only while there is room for them: with every fiber
+    // slot taken, a full queue would otherwise make each wait return at once (a busy loop that
+    // took the database's CPU, measured at 64 connections). Then only the lanes, the sleepers
+    // and a short safety tick wake the driver.
+    const bool room = tasks_.size() < max_fibers_;
+    armed = room && queue_.arm(wake_fd_);
+    if (armed || !room) {
+      if (armed) fds.push_back({wake_fd_, POLLIN, 0});
+      timeout = armed ? -1 : 50;
       if (deadline) {
         const auto ms =
             std::chrono::ceil<std::chrono::milliseconds>(*deadline - SteadyClock::now());
-        timeout = static_cast<int>(std::max<std::int64_t>(0, ms.count()));
+        const int until = static_cast<int>(std::max<std::int64_t>(0, ms.count()));
+        timeout = timeout < 0 ? until : std::min(timeout, until);
       }
     }
   }
@@ -458,11 +503,46 @@ void Driver::wait(std::optional<SteadyClock::time_point> deadline, bool block) {
       fail(lane, std::current_exception());
     }
   }
+  expire(SteadyClock::now());
+}
+
+void Driver::expire(SteadyClock::time_point now) {
+  for (auto& l : lanes_)
+    if (l->busy && now >= l->sent_at + round_trip_timeout_)
+      fail(*l, std::make_exception_ptr(PgError("postgresql: no answer within " +
+                                                   std::to_string(round_trip_timeout_.count()) +
+                                                   " ms; connection given up",
+                                               "", "", true)));
 }
 
 void Driver::fail(Lane& lane, std::exception_ptr e) {
+  // The transaction's id, if its scope was answered before the connection broke.
+  std::int64_t xid = 0;
+  if (lane.lease && lane.xid_scope >= 0) {
+    const auto answered = lane.c().salvage();
+    const auto h = static_cast<size_t>(lane.xid_scope);
+    if (h < answered.size() && !answered[h].error && !answered[h].rows.empty())
+      xid = answered[h].rows.back().i64(0, 0);
+  }
+  std::string what = "postgresql: the connection was lost";
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    what = ex.what();
+  } catch (...) {
+  }
   for (Task* t : lane.members()) {
-    t->session.failure_ = e;
+    if (xid && lane.xid_scope >= 0) {
+      const auto tx = lane.in_tx();
+      if (std::find(tx.begin(), tx.end(), t) != tx.end()) t->session.xid_ = xid;
+    }
+    // Its COMMIT may have run (even when start() failed part-way: what was flushed may have
+    // reached the server): only the database can tell, by the transaction's id.
+    t->session.failure_ =
+        lane.commits(t)
+            ? std::make_exception_ptr(CommitUncertain(
+                  what + " (after COMMIT was sent: its outcome is unknown)", t->session.xid_))
+            : e;
     t->session.pending_.clear();
     t->session.open_ = false;
     t->session.state_ = FiberSession::State::kRunnable;
@@ -477,6 +557,26 @@ void Driver::fail(Lane& lane, std::exception_ptr e) {
 
 void Driver::complete(Lane& lane) {
   std::vector<ScopeResult> rs = lane.c().finish();
+  if (lane.xid_scope >= 0) {
+    // Back to one outcome for the caller's scope: the id's row out, the two parts joined.
+    const auto h = static_cast<size_t>(lane.xid_scope);
+    ScopeResult& head = rs[h];
+    if (head.error || head.rows.empty()) {
+      // BEGIN failed (never expected): what ran after its sync is not the transaction the
+      // fibers asked for. The connection is given up and their outcome looked into.
+      return fail(lane, std::make_exception_ptr(PgError(
+                            head.error ? head.error->what() : "postgresql: no transaction id", "",
+                            "", true)));
+    }
+    const std::int64_t xid = head.rows.back().i64(0, 0);
+    head.rows.pop_back();
+    for (Task* t : lane.in_tx()) t->session.xid_ = xid;
+    ScopeResult& tail = rs[h + 1];
+    for (auto& r : tail.rows) head.rows.push_back(std::move(r));
+    head.error = std::move(tail.error);
+    if (head.error) head.failed = tail.failed + lane.xid_prefix;
+    rs.erase(rs.begin() + static_cast<std::ptrdiff_t>(h) + 1);
+  }
   lane.busy = false;
   if (lane.rolling_back) {
     lane.rolling_back = false;
@@ -549,6 +649,7 @@ void Driver::complete(Lane& lane) {
       lane.scopes.assign(1, Scope{&lane.rollback});
       lane.rolling_back = true;
       lane.busy = true;
+      lane.sent_at = SteadyClock::now();
       try {
         lane.c().start(lane.scopes);
       } catch (const std::exception&) {

@@ -26,6 +26,13 @@
 //     transaction ends.
 // Either way a write sees what it would see alone, and commits or fails as it would alone.
 //
+// A COMMIT's outcome is never guessed. A round trip that begins a transaction ends a sync scope
+// right after BEGIN with the transaction's id (sql::kCurrentXid), so the id is answered before
+// COMMIT runs. When the connection breaks, or no answer comes within the round-trip timeout, the
+// fibers whose COMMIT travelled in that round trip get CommitUncertain with the id, and the store
+// asks the database what became of it (pg_store.cpp); the others get the lost connection, which
+// is retried (nothing of theirs can have committed).
+//
 // Thread-safe where stated; a Driver's fibers, sessions and connection belong to its thread.
 #include <atomic>
 #include <chrono>
@@ -118,6 +125,9 @@ class FiberSession final : public Session {
   std::optional<ScopeResult> answer_;
   std::exception_ptr failure_;
   int passed_over_ = 0;  // round trips made while its transaction waited for the connection
+  // The id of its open (or last) transaction, read in a scope of its own right after BEGIN;
+  // 0 until known. A COMMIT whose answer is lost is looked up by it (CommitUncertain).
+  std::int64_t xid_ = 0;
 };
 
 struct DriverMetrics {
@@ -131,9 +141,11 @@ class Driver {
   // Runs one write to its end (attempts, retries) over a session; returns what `done` gets.
   using RunFn = std::function<std::exception_ptr(const WriteFn&, FiberSession&)>;
   // Starts the thread. max_fibers: writes in progress at once; max_lanes: connections it uses
-  // at most (taken from the pool while it has work, given back when idle).
+  // at most (taken from the pool while it has work, given back when idle); round_trip_timeout:
+  // how long a round trip may go unanswered before its connection is given up (each of its
+  // fibers then fails as on a lost connection: CommitUncertain when it carried their COMMIT).
   Driver(Pool& pool, WriteQueue& queue, RunFn run, DriverMetrics metrics, size_t max_fibers,
-         size_t max_lanes);
+         size_t max_lanes, std::chrono::milliseconds round_trip_timeout);
   // Joins the thread: it returns once the queue is stopped and every write it took is done.
   ~Driver();
 
@@ -149,7 +161,11 @@ class Driver {
   // Waits (at most until `deadline`; none: no wait) for lanes to answer, and completes them.
   void wait(std::optional<SteadyClock::time_point> deadline, bool block);
   void complete(Lane& lane);
+  // The lane's connection broke (or gave no answer in time): every fiber of its round trip
+  // fails with `e`, or with CommitUncertain when the round trip carried its COMMIT.
   void fail(Lane& lane, std::exception_ptr e);
+  // Gives up the connections whose round trip is overdue.
+  void expire(SteadyClock::time_point now);
   // An idle lane without an open transaction; opens one while below the limit. Null: none.
   // own: for one fiber's transaction (not limited by the round trips of shared traffic).
   Lane* idle_lane(bool own);
@@ -163,6 +179,7 @@ class Driver {
   DriverMetrics m_;
   const size_t max_fibers_;
   const size_t max_lanes_;
+  const std::chrono::milliseconds round_trip_timeout_;
   std::vector<std::unique_ptr<Task>> tasks_;
   std::vector<std::unique_ptr<Lane>> lanes_;
   const int wake_fd_;

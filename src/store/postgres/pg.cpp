@@ -280,10 +280,19 @@ void Connection::fail(PGresult* r, const char* what) {
   throw e;
 }
 
-void Connection::broken(const char* what) {
-  // The pipeline is in an unknown state: the session is of no further use.
+void Connection::broken_keeping_answers() {
   lost_ = true;
+  if (x_) {
+    salvaged_ = std::move(x_->out);
+    salvaged_.resize(std::min(salvaged_.size(), x_->scope));
+  }
   x_.reset();
+}
+
+void Connection::broken(const char* what) {
+  // The pipeline is in an unknown state: the session is of no further use. What was answered
+  // before stays known (a transaction id read ahead of its COMMIT).
+  broken_keeping_answers();
   fail(nullptr, what);
 }
 
@@ -369,9 +378,11 @@ bool Connection::advance() {
   if (!PQconsumeInput(c_)) broken("read");
   // The session broke while reading a scope: its own error, when it had one, says why.
   auto lost = [&](const ScopeResult* res, const char* what) {
-    lost_ = true;
-    if (res && res->error)
-      throw PgError(res->error->what(), res->error->sqlstate(), res->error->constraint(), true);
+    if (res && res->error) {
+      PgError e(res->error->what(), res->error->sqlstate(), res->error->constraint(), true);
+      broken_keeping_answers();
+      throw e;
+    }
     broken(what);
   };
   auto sync = [&](PGresult* r, const ScopeResult* res) {

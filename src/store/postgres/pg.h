@@ -54,6 +54,18 @@ class PgError : public StoreError {
   bool connection_lost_;
 };
 
+// The connection broke after a COMMIT was sent, before its answer came: the transaction may have
+// committed or not. `xid`: its transaction id, when it was learned before COMMIT was sent
+// (pg_xact_status then tells the outcome); 0 when not.
+class CommitUncertain : public StoreError {
+ public:
+  CommitUncertain(const std::string& what, std::int64_t xid) : StoreError(what), xid_(xid) {}
+  std::int64_t xid() const { return xid_; }
+
+ private:
+  std::int64_t xid_;
+};
+
 // Text parameters of one statement, in order ($1, $2, ...).
 class Params {
  public:
@@ -224,6 +236,9 @@ class Connection final : public Session {
   void start(std::span<const Scope> scopes);
   bool advance();
   std::vector<ScopeResult> finish();
+  // After start()/advance() threw: the outcomes of the scopes fully answered before the
+  // connection broke (the first n scopes), once; empty when none.
+  std::vector<ScopeResult> salvage() { return std::exchange(salvaged_, {}); }
   // Whether output is still buffered (wait for the socket to be writable, then advance()).
   bool wants_write() const;
   int socket() const;
@@ -243,11 +258,14 @@ class Connection final : public Session {
  private:
   [[noreturn]] void fail(PGresult* r, const char* what);
   [[noreturn]] void broken(const char* what);
+  // Marks the session lost and ends the exchange, keeping the scopes answered so far.
+  void broken_keeping_answers();
   struct Exchange;
   PGconn* c_ = nullptr;
   bool lost_ = false;
   std::unordered_set<std::string> prepared_;  // names of statements prepared on this session
   std::unique_ptr<Exchange> x_;               // the exchange in flight
+  std::vector<ScopeResult> salvaged_;         // answered scopes of an exchange that broke
   bool flush_pending_ = false;
 };
 

@@ -77,40 +77,42 @@ class PgStore final : public Store {
                                  "Probed bookings run again under the lock: they wrote after all");
       stale_ = &m.counter("appointd_pg_catalog_stale_total",
                           "Writes run again because a company's catalog changed under them");
+      outcomes_learned_ = &m.counter(
+          "appointd_pg_commit_outcomes_learned_total",
+          "Writes whose COMMIT lost its connection, and whose outcome was then read back");
+      outcomes_unknown_ = &m.counter(
+          "appointd_pg_commit_outcomes_unknown_total",
+          "Writes whose COMMIT lost its connection and whose outcome could not be learned (503 "
+          "outcome_unknown)");
     }
-    if (opts.pg_writers > 0) {
-      // Writes as fibers on a few driver threads, sharing round trips and commits (batch.h).
-      DriverMetrics dm;
-      if (opts.metrics) {
-        auto& m = *opts.metrics;
-        dm.fibers =
-            &m.histogram("appointd_pg_round_trip_writes",
-                         "Writes served by one round trip of a driver", {1, 2, 4, 8, 16, 32, 64});
-        dm.merged = &m.histogram("appointd_pg_merged_commit_writes",
-                                 "Writes committed together in one merged transaction",
-                                 {1, 2, 4, 8, 16, 32, 64});
-        dm.resent = &m.counter("appointd_pg_writes_resent_total",
-                               "Writes sent again because a write sharing their round trip failed");
-      }
-      for (int i = 0; i < opts.pg_writers; ++i) {
-        auto rng = std::make_shared<std::mt19937_64>(std::random_device{}() ^
-                                                     (static_cast<std::uint64_t>(i) << 32));
-        drivers_.push_back(std::make_unique<Driver>(
-            pool_, queue_,
-            [this, rng](const WriteFn& fn, FiberSession& s) { return run_fiber(fn, s, *rng); }, dm,
-            // Half the pool at most: reads (GET requests) keep the other half.
-            kFibersPerDriver, static_cast<size_t>(std::max(2, opts.pool_size / 2))));
-      }
-    } else {
-      const int threads = std::max(1, opts.pool_size * 3 / 4);
-      for (int i = 0; i < threads; ++i) threads_.emplace_back([this, i] { worker(i); });
+    // Writes as fibers on a few driver threads, sharing round trips and commits (batch.h).
+    DriverMetrics dm;
+    if (opts.metrics) {
+      auto& m = *opts.metrics;
+      dm.fibers =
+          &m.histogram("appointd_pg_round_trip_writes",
+                       "Writes served by one round trip of a driver", {1, 2, 4, 8, 16, 32, 64});
+      dm.merged = &m.histogram("appointd_pg_merged_commit_writes",
+                               "Writes committed together in one merged transaction",
+                               {1, 2, 4, 8, 16, 32, 64});
+      dm.resent = &m.counter("appointd_pg_writes_resent_total",
+                             "Writes sent again because a write sharing their round trip failed");
+    }
+    for (int i = 0; i < std::max(1, opts.pg_writers); ++i) {
+      auto rng = std::make_shared<std::mt19937_64>(std::random_device{}() ^
+                                                   (static_cast<std::uint64_t>(i) << 32));
+      drivers_.push_back(std::make_unique<Driver>(
+          pool_, queue_,
+          [this, rng](const WriteFn& fn, FiberSession& s) { return run_fiber(fn, s, *rng); }, dm,
+          // Half the pool at most: reads (GET requests) keep the other half.
+          kFibersPerDriver, static_cast<size_t>(std::max(2, opts.pool_size / 2)),
+          std::chrono::milliseconds(opts.round_trip_timeout_ms)));
     }
   }
 
   ~PgStore() override {
     queue_.stop();
     drivers_.clear();  // each returns once every write it took is done
-    for (auto& t : threads_) t.join();
   }
 
   std::string backend() const override { return "postgresql"; }
@@ -170,48 +172,19 @@ class PgStore final : public Store {
   }
 
  private:
-  // One write per thread and connection (--pg-writers 0).
-  void worker(int index) {
-    std::mt19937_64 rng(std::random_device{}() ^ (static_cast<std::uint64_t>(index) << 32));
-    for (;;) {
-      auto jobs = queue_.take(1, true);
-      if (jobs.empty()) {
-        if (queue_.stopped()) return;  // stopping, and everything queued has run
-        continue;
-      }
-      WriteJob& job = jobs.front();
-      std::exception_ptr err = run(
-          job.fn, rng, &probe_policy_, [this] { return pool_.acquire(); },
-          [](std::chrono::microseconds d) { std::this_thread::sleep_for(d); }, false);
-      if (err && failures_) failures_->inc();
-      try {
-        job.done(err);
-      } catch (...) {
-        obs::log_error("write completion threw");
-      }
-    }
-  }
-
-  // A write in a driver's fiber: every attempt over the fiber's session.
-  std::exception_ptr run_fiber(const WriteFn& fn, FiberSession& s, std::mt19937_64& rng) {
-    struct Borrowed {
-      Session* s;
-      Session& operator*() const { return *s; }
-    };
-    auto err = run(
-        fn, rng, &batch_probe_, [&s] { return Borrowed{&s}; },
-        [&s](std::chrono::microseconds d) { s.sleep(d); }, true);
+  // A write in a driver's fiber: runs fn in a transaction over the fiber's session until it
+  // commits, fails for good, or runs out of retries. A probed booking whose time was taken since
+  // its probe probes once more (its write would otherwise need the connection to itself).
+  std::exception_ptr run_fiber(const WriteFn& fn, FiberSession& c, std::mt19937_64& rng) {
+    auto err = run(fn, c, rng);
     if (err && failures_) failures_->inc();
     return err;
   }
 
-  // Runs fn in a transaction until it commits, fails for good, or runs out of retries.
-  // acquire(): the session of an attempt (dereferences to a Session); sleep(d): waits out a
-  // backoff. batched: a probed booking whose time was taken since its probe probes once more
-  // (its write would otherwise need the connection to itself).
-  template <class Acquire, class Sleep>
-  std::exception_ptr run(const WriteFn& fn, std::mt19937_64& rng, ProbePolicy* policy,
-                         Acquire&& acquire, Sleep&& sleep, bool batched) {
+  // Never suspends the fiber inside a catch block: the C++ runtime keeps the exceptions being
+  // handled per thread, not per fiber, so another fiber's throw and catch there would free the
+  // one still in hand. A handler only notes what to do; the waiting happens after it.
+  std::exception_ptr run(const WriteFn& fn, FiberSession& c, std::mt19937_64& rng) {
     bool probe = true;
     int misses = 0;
     for (int attempt = 1;; ++attempt) {
@@ -219,32 +192,37 @@ class PgStore final : public Store {
       // the probe answered it, or its time was taken before the lock): nothing committed.
       auto without_probe = [&](bool taken) -> std::exception_ptr {
         if (probe_missed_) probe_missed_->inc();
-        probe = batched && taken && ++misses < 2;
+        probe = taken && ++misses < 2;
         if (attempt < kMaxStaleAttempts) return nullptr;
         return std::make_exception_ptr(StoreUnavailable("postgresql: the write kept failing"));
       };
-      bool committing = false;
+      std::optional<std::string> retry;       // its cause, to back off and run again
+      std::string error;                      // what failed (for the log)
+      std::optional<std::int64_t> uncertain;  // a lost COMMIT's transaction id (0: unknown)
+      const auto began = SteadyClock::now();
+      std::exception_ptr failed;
       try {
-        auto lease = acquire();
-        Session& c = *lease;
-        const auto began = SteadyClock::now();
-        try {
-          // Queued: BEGIN travels with the first lock or write (PgTx::begin), and the
-          // statements still queued when fn returns travel with COMMIT. An error of one of those
-          // surfaces here, before COMMIT ran (the pipeline skips the rest): retryable as usual.
-          // Only a lost connection in the round trip that carries COMMIT leaves the outcome
-          // unknown.
-          PgTx tx(c, true, lock_wait_, &catalog_, probe ? policy : nullptr, &reach_policy_);
-          fn(tx);
-          committing = true;
-          tx.commit();
-        } catch (...) {
-          c.rollback_quietly();
-          throw;
-        }
-        if (commit_)
-          commit_->observe(std::chrono::duration<double>(SteadyClock::now() - began).count());
+        // Queued: BEGIN travels with the first lock or write (PgTx::begin), and the statements
+        // still queued when fn returns travel with COMMIT. An error of one of those surfaces
+        // here, before COMMIT ran (the pipeline skips the rest): retryable as usual. A
+        // connection lost in the round trip that carries COMMIT is CommitUncertain.
+        PgTx tx(c, true, lock_wait_, &catalog_, probe ? &batch_probe_ : nullptr, &reach_policy_);
+        fn(tx);
+        tx.commit();
+      } catch (...) {
+        failed = std::current_exception();
+      }
+      if (!failed) {
+        observe_commit(began);
         return nullptr;
+      }
+      c.rollback_quietly();  // a round trip when its transaction is open
+      try {
+        std::rethrow_exception(failed);
+      } catch (const CommitUncertain& u) {
+        pool_.drop_idle();  // its siblings most likely died with it
+        uncertain = u.xid();
+        error = u.what();
       } catch (const PgError& e) {
         if (e.sqlstate() == sql::kTakenSince && !e.connection_lost()) {
           // The pipeline skipped the rest of that round trip, COMMIT included.
@@ -253,28 +231,16 @@ class PgStore final : public Store {
         }
         if (e.connection_lost()) pool_.drop_idle();  // its siblings most likely died with it
         if (e.sqlstate() == "40P01" && deadlocks_) deadlocks_->inc();
-        if (!retryable(e, committing)) {
+        if (!retryable(e)) {
           if (e.connection_lost() || e.sqlstate() == "57014")
             return std::make_exception_ptr(StoreUnavailable(e.what()));
           return std::current_exception();
         }
-        if (attempt >= policy_.max_attempts) {
-          if (exhausted_) exhausted_->inc();
-          obs::log_warn("write gave up after retries", "\"attempts\":" + std::to_string(attempt) +
-                                                           ",\"error\":\"" +
-                                                           obs::json_escape(e.what()) + "\"");
-          return std::make_exception_ptr(
-              StoreUnavailable("postgresql: the write kept failing with " + retry_reason(e) +
-                               " after " + std::to_string(attempt) + " attempts"));
-        }
-        if (opts_.metrics)
-          opts_.metrics
-              ->counter("appointd_pg_retries_total", "Write transactions run again, by cause",
-                        {{"sqlstate", retry_reason(e)}})
-              .inc();
-        sleep(backoff(policy_, attempt, rng));
+        retry = retry_reason(e);
+        error = e.what();
       } catch (const ProbeMissed&) {
         if (auto gave_up = without_probe(false)) return gave_up;
+        continue;
       } catch (const CatalogStale&) {
         // The copy is dropped; the next attempt loads the company's catalog again. Catalog
         // changes are rare, so this gives up only when they keep coming.
@@ -282,9 +248,77 @@ class PgStore final : public Store {
         if (attempt >= kMaxStaleAttempts)
           return std::make_exception_ptr(
               StoreUnavailable("postgresql: the company's catalog kept changing during the write"));
+        continue;
       } catch (...) {
         return std::current_exception();
       }
+      if (uncertain) {
+        switch (outcome_of(*uncertain, c)) {
+          case Outcome::kCommitted:
+            if (outcomes_learned_) outcomes_learned_->inc();
+            observe_commit(began);
+            return nullptr;
+          case Outcome::kAborted:
+            // Nothing of it was kept: it runs again like any attempt that lost its connection.
+            if (outcomes_learned_) outcomes_learned_->inc();
+            retry = "connection";
+            break;
+          case Outcome::kUnknown:
+            if (outcomes_unknown_) outcomes_unknown_->inc();
+            obs::log_warn("write outcome unknown", "\"xid\":" + std::to_string(*uncertain) +
+                                                       ",\"error\":\"" + obs::json_escape(error) +
+                                                       "\"");
+            return std::make_exception_ptr(OutcomeUnknown(error));
+        }
+      }
+      if (!retry) continue;
+      if (attempt >= policy_.max_attempts) {
+        if (exhausted_) exhausted_->inc();
+        obs::log_warn("write gave up after retries", "\"attempts\":" + std::to_string(attempt) +
+                                                         ",\"error\":\"" + obs::json_escape(error) +
+                                                         "\"");
+        return std::make_exception_ptr(StoreUnavailable("postgresql: the write kept failing with " +
+                                                        *retry + " after " +
+                                                        std::to_string(attempt) + " attempts"));
+      }
+      if (opts_.metrics)
+        opts_.metrics
+            ->counter("appointd_pg_retries_total", "Write transactions run again, by cause",
+                      {{"sqlstate", *retry}})
+            .inc();
+      c.sleep(backoff(policy_, attempt, rng));
+    }
+  }
+
+  void observe_commit(SteadyClock::time_point began) {
+    if (commit_)
+      commit_->observe(std::chrono::duration<double>(SteadyClock::now() - began).count());
+  }
+
+  // What became of a transaction whose COMMIT lost its connection: asked of the database by its
+  // id (pg_xact_status) until it says, or until --pg-outcome-wait-ms has passed.
+  enum class Outcome { kCommitted, kAborted, kUnknown };
+  Outcome outcome_of(std::int64_t xid, FiberSession& c) {
+    if (xid == 0) return Outcome::kUnknown;  // its id never came back: nothing to ask about
+    const auto deadline =
+        SteadyClock::now() + std::chrono::milliseconds(std::max(0, opts_.outcome_wait_ms));
+    for (;;) {
+      try {
+        Result r = c.run(sql::kXactStatus, Params().add(xid));
+        if (r.rows() == 1 && !r.is_null(0, 0)) {
+          const std::string status = r.text(0, 0);
+          if (status == "committed") return Outcome::kCommitted;
+          if (status == "aborted") return Outcome::kAborted;
+          // "in progress": its backend has not finished yet (it outlived our connection).
+        } else {
+          return Outcome::kUnknown;  // too old to say (never for one of the last minutes)
+        }
+      } catch (const StoreError&) {
+        // No connection yet (the server restarts, or is frozen): ask again until the deadline.
+        c.rollback_quietly();
+      }
+      if (SteadyClock::now() >= deadline) return Outcome::kUnknown;
+      c.sleep(std::chrono::milliseconds(50));
     }
   }
 
@@ -294,9 +328,6 @@ class PgStore final : public Store {
   Options opts_;
   Pool pool_;
   CatalogCache catalog_;
-  ProbePolicy probe_policy_{opts_.probe == "always"  ? ProbePolicy::Mode::kAlways
-                            : opts_.probe == "never" ? ProbePolicy::Mode::kNever
-                                                     : ProbePolicy::Mode::kAuto};
   // Batched writes always probe (unless told never to): a probed booking commits in one round
   // trip that other writes share, an unprobed one needs the connection to itself.
   ProbePolicy batch_probe_{opts_.probe == "never" ? ProbePolicy::Mode::kNever
@@ -307,7 +338,6 @@ class PgStore final : public Store {
                                                              "Writes waiting for a store thread")
                                      : nullptr;
   WriteQueue queue_{kMaxQueued, depth_};
-  std::vector<std::thread> threads_;
   std::vector<std::unique_ptr<Driver>> drivers_;
 
   Readiness readiness_{pool_.url(), std::chrono::milliseconds(500)};
@@ -319,6 +349,8 @@ class PgStore final : public Store {
   obs::Histogram* commit_ = nullptr;
   obs::Counter* stale_ = nullptr;
   obs::Counter* probe_missed_ = nullptr;
+  obs::Counter* outcomes_learned_ = nullptr;
+  obs::Counter* outcomes_unknown_ = nullptr;
 };
 
 }  // namespace

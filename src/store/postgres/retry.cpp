@@ -7,9 +7,10 @@
 
 namespace appointd::store::postgres {
 
-bool retryable(const PgError& e, bool committing) {
+bool retryable(const PgError& e) {
   const std::string& s = e.sqlstate();
-  if (e.connection_lost()) return !committing;  // after COMMIT was sent the outcome is unknown
+  // Never one whose round trip carried COMMIT: that is a CommitUncertain (batch.h).
+  if (e.connection_lost()) return true;
   if (s == "40001" || s == "40P01" || s == "55P03" || s == "23P01") return true;
   return s == "23505" && (e.constraint() == sql::kIdempotencyConstraint ||
                           e.constraint() == sql::kIntakeReplyConstraint ||

@@ -19,9 +19,9 @@ struct RetryPolicy {
 // of the idempotency key or of a stored intake reply (a concurrent request with the same key,
 // or a retried phone function call, committed first: the retry replays its outcome); an exclusion
 // violation 23P01 (a concurrent writer of the same time got there first: the retry's overlap check
-// reports the conflict as a domain outcome); and a connection lost before COMMIT was sent (nothing
-// was committed).
-bool retryable(const PgError& e, bool committing);
+// reports the conflict as a domain outcome); and a connection lost in a round trip without the
+// COMMIT (nothing was committed; a loss with it is a CommitUncertain, whose outcome is looked up).
+bool retryable(const PgError& e);
 
 // Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))], attempt >= 1.
 std::chrono::microseconds backoff(const RetryPolicy& p, int attempt, std::mt19937_64& rng);

@@ -13,6 +13,14 @@ namespace appointd::store::postgres::sql {
 // The same as a bigint, where a column must be one (beside integers in a UNION).
 #define APPOINTD_EPOCH_BIGINT(col) "date_part('epoch', " col ")::bigint"
 
+// A write transaction's id, read in a round trip of its own before its COMMIT is sent (assigned
+// here if the transaction has none yet), so that a COMMIT whose answer is lost can be looked up.
+inline constexpr Statement kCurrentXid{"current_xid", "SELECT pg_current_xact_id()::text::bigint"};
+// What became of that transaction: 'committed', 'aborted', 'in progress', or NULL when it is too
+// old to say (never for a transaction of the last minutes).
+inline constexpr Statement kXactStatus{"xact_status",
+                                       "SELECT pg_xact_status($1::bigint::text::xid8)"};
+
 inline constexpr Statement kCompany{
     "company", "SELECT id, name, timezone, country, " APPOINTD_EPOCH(
                    "created_at") ", slot_step_minutes, min_notice_minutes, horizon_days "
