@@ -7,10 +7,10 @@ APPOINTD_BUILD_DEPS=(
   g++ cmake ninja-build ccache pkg-config
   libboost-dev libboost-system-dev libsqlite3-dev libssl-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libhowardhinnant-date-dev
-  libphonenumber-dev libpq-dev libmimalloc-dev tzdata sqlite3
+  libphonenumber-dev libpq-dev libmimalloc-dev tzdata sqlite3 python3
 )
 APPOINTD_TEST_DEPS=(libgtest-dev libbenchmark-dev python3 postgresql-15 postgresql-client-15
-  postgresql-contrib wrk curl clang-format nodejs)
+  postgresql-contrib wrk curl clang-format nodejs prometheus)
 
 appointd_install_missing() {
   local missing=()
