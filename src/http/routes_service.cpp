@@ -1,5 +1,7 @@
-// GET /healthz, /readyz, /metrics: unauthenticated, cheap, never touching the write path.
+// GET /healthz, /readyz, /metrics, /v1/openapi.json: unauthenticated, cheap, never touching the
+// write path.
 #include "http/app.h"
+#include "http/openapi.h"
 
 namespace appointd::http {
 namespace {
@@ -27,12 +29,20 @@ void metrics(Env& env, const CtxPtr& c) {
   c->send(std::move(r));
 }
 
+void openapi(Env&, const CtxPtr& c) {
+  Response r;
+  r.content_type = "application/json";
+  r.body = kOpenApiJson;
+  c->send(std::move(r));
+}
+
 }  // namespace
 
 void service_routes(std::vector<RouteDef>& out) {
   out.push_back({"GET", "/healthz", healthz, Access::kPublic});
   out.push_back({"GET", "/readyz", readyz, Access::kPublic});
   out.push_back({"GET", "/metrics", metrics, Access::kPublic});
+  out.push_back({"GET", "/v1/openapi.json", openapi, Access::kPublic});
 }
 
 }  // namespace appointd::http
