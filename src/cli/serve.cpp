@@ -1,7 +1,9 @@
 // `appointd serve`: the HTTP API over the chosen store.
 #include <iostream>
+#include <memory>
 #include <thread>
 
+#include "cli/audit_loop.h"
 #include "cli/commands.h"
 #include "cli/sync_flags.h"
 #include "http/app.h"
@@ -36,6 +38,7 @@ void add_serve(CLI::App& app) {
     int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     int read_timeout = 10, idle_timeout = 60, max_connections = 4096;
     int max_connections_per_ip = 256;
+    int audit_interval = 900;
     std::string metrics_listen;
     SyncFlags sync;
   };
@@ -70,6 +73,12 @@ void add_serve(CLI::App& app) {
                   "HOST:PORT of a separate listener for /metrics, /healthz and /readyz; "
                   "/metrics then leaves the API address (default: served on --listen)")
       ->envname("APPOINTD_METRICS_LISTEN");
+  cmd->add_option("--audit-interval-s", f->audit_interval,
+                  "seconds between background audits of the invariants, exported as "
+                  "appointd_audit_violations (0: none)")
+      ->envname("APPOINTD_AUDIT_INTERVAL_S")
+      ->check(CLI::Range(0, 86400 * 7))
+      ->capture_default_str();
   add_sync_flags(*cmd, f->sync, true);
   cmd->callback([f] {
     http::ServerOptions so;
@@ -94,6 +103,12 @@ void add_serve(CLI::App& app) {
     sync::Engine engine(*store, clock, metrics, load_secrets(f->sync, f->db.db, *store),
                         sync_options(f->sync));
     engine.start();
+    std::unique_ptr<AuditLoop> audits;
+    if (f->audit_interval > 0) {
+      const auto every = std::chrono::seconds(f->audit_interval);
+      audits = std::make_unique<AuditLoop>(*store, metrics, every,
+                                           std::min(every, std::chrono::seconds(30)));
+    }
     http::App app({*store, clock, metrics, phones, &engine}, !so.ops_host.empty(), workers);
     http::run_server(
         so,

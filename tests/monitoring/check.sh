@@ -26,6 +26,8 @@ EXPECTED=(
   appointd_booking_outcomes_total
   appointd_sync_oldest_due_seconds
   appointd_sync_backlog
+  appointd_audit_violations
+  appointd_audit_last_run_timestamp_seconds
 )
 
 failures=0

@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -170,3 +171,73 @@ class AuditTest(ServerTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class PeriodicAuditTest(ServerTestCase):
+    """`serve --audit-interval-s` runs the audit in the background and exports it as metrics
+    (appointd_audit_violations, per check, and when it last ran), so an alert can fire on a
+    violation nobody went looking for: a live database corrupted behind the server's back is
+    reported within an interval, and reported clean again once repaired."""
+    server_args = ("--audit-interval-s", "1")
+
+    def metrics(self) -> dict[str, float]:
+        out = {}
+        for line in self.anon.get("/metrics").raw.decode().splitlines():
+            if line.startswith("appointd_audit_"):
+                name, value = line.rsplit(" ", 1)
+                out[name] = float(value)
+        return out
+
+    def wait_for(self, pred, what: str, timeout: float = 30) -> dict[str, float]:
+        deadline = time.monotonic() + timeout
+        while True:
+            m = self.metrics()
+            if pred(m):
+                return m
+            self.assertLess(time.monotonic(), deadline, f"{what}: {m}")
+            time.sleep(0.2)
+
+    def sql(self, statement: str, *args) -> None:
+        path = sqlite_path(self.db_url)
+        if path is not None:
+            db = sqlite3.connect(path, timeout=30)
+            try:
+                with db:
+                    db.execute(statement.replace("%s", "?"), args)
+            finally:
+                db.close()
+            return
+        psql = shutil.which("psql")
+        if not psql:
+            self.skipTest("psql is not installed")
+        text = statement.replace("%s", "{}").format(*args)
+        subprocess.run([psql, self.db_url, "-v", "ON_ERROR_STOP=1", "-qc", text], check=True,
+                       capture_output=True)
+
+    def test_violation_in_a_live_database_is_exported_then_cleared(self):
+        co = Company(self.server, self.platform_key)
+        br = co.branch()
+        svc = co.service(duration=30)
+        anna = co.staff(br, [svc])
+        appt = co.book([co.seg(anna, svc, at(9, day=40))])
+        other = Company(self.server, self.platform_key)
+        foreign = other.staff(other.branch(), [other.service()])
+        started = time.time()
+        clean = self.wait_for(
+            lambda m: m.get("appointd_audit_last_run_timestamp_seconds", 0) >= started,
+            "an audit ran")
+        self.assertEqual(clean["appointd_audit_violations"], 0, clean)
+        # I7 broken behind the server's back: a segment now names another company's staff.
+        self.sql("UPDATE segments SET staff_id = %s WHERE appointment_id = %s",
+                 foreign["id"], appt["id"])
+        try:
+            broken = self.wait_for(lambda m: m.get("appointd_audit_violations", 0) > 0,
+                                   "the violation was exported")
+            self.assertGreater(broken.get('appointd_audit_check_violations{check="I7"}', 0), 0,
+                               broken)
+            self.assertEqual(broken.get('appointd_audit_check_violations{check="I1"}'), 0, broken)
+        finally:
+            self.sql("UPDATE segments SET staff_id = %s WHERE appointment_id = %s",
+                     anna["id"], appt["id"])
+        self.wait_for(lambda m: m.get("appointd_audit_violations", 1) == 0, "cleared again")
+        self.assertRegex(open(self.server.log_path).read(), "audit found invariant violations")
