@@ -4,6 +4,7 @@
 #include "booking/catalog.h"
 #include "cli/commands.h"
 #include "domain/time.h"
+#include "store/sqlite/backup.h"
 
 namespace appointd::cli {
 
@@ -66,6 +67,48 @@ void add_audit(CLI::App& app) {
     }
     std::cout << (total ? "audit: FAILED" : "audit: clean") << std::endl;
     if (total) throw CLI::RuntimeError(1);
+  });
+}
+
+namespace {
+
+// The SQLite file of a --db URL; the PostgreSQL store has its own tools (docs/operations.md).
+std::string sqlite_file(const std::string& url, const char* what) {
+  if (url.rfind("sqlite:", 0) == 0) return url.substr(7);
+  throw CLI::ValidationError(what,
+                             "only for the SQLite store; for PostgreSQL use pg_dump / "
+                             "pg_restore or point-in-time recovery (docs/operations.md)");
+}
+
+}  // namespace
+
+void add_backup(CLI::App& app) {
+  auto db = std::make_shared<std::string>("sqlite:data/appointd.db");
+  auto to = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand(
+      "backup", "Copy a live SQLite store to a new file, consistently, while servers keep serving");
+  cmd->add_option("--db", *db, "the store to copy")->envname("APPOINTD_DB")->capture_default_str();
+  cmd->add_option("--to", *to, "the new file (must not exist)")->required();
+  cmd->callback([db, to] {
+    const auto r = store::sqlite::backup_database(sqlite_file(*db, "--db"), *to);
+    std::cout << "backup: " << *to << ": " << r.appointments << " appointments, " << r.pages
+              << " pages, schema version " << r.schema_version << std::endl;
+  });
+}
+
+void add_restore(CLI::App& app) {
+  auto db = std::make_shared<std::string>("sqlite:data/appointd.db");
+  auto from = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand(
+      "restore", "Check a backup and install it as the SQLite store (stop the servers first)");
+  cmd->add_option("--from", *from, "the backup file")->required();
+  cmd->add_option("--db", *db, "the store to replace")
+      ->envname("APPOINTD_DB")
+      ->capture_default_str();
+  cmd->callback([db, from] {
+    const auto r = store::sqlite::restore_database(*from, sqlite_file(*db, "--db"));
+    std::cout << "restore: " << *db << ": " << r.appointments << " appointments, schema version "
+              << r.schema_version << "; migrations run at the next start" << std::endl;
   });
 }
 

@@ -32,6 +32,8 @@ void add_migrate(CLI::App& app);
 void add_demo(CLI::App& app);
 void add_keys(CLI::App& app);
 void add_audit(CLI::App& app);
+void add_backup(CLI::App& app);  // SQLite only
+void add_restore(CLI::App& app);
 void add_worker(CLI::App& app);
 void add_sync(CLI::App& app);
 

@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   appointd::cli::add_demo(app);
   appointd::cli::add_keys(app);
   appointd::cli::add_audit(app);
+  appointd::cli::add_backup(app);
+  appointd::cli::add_restore(app);
   appointd::cli::add_worker(app);
   appointd::cli::add_sync(app);
   try {
