@@ -199,11 +199,10 @@ struct Driver::Lane {
   // What ends a failed merged transaction (it lives while the exchange does).
   Item rollback{nullptr, "ROLLBACK", {}, false, false};
   // A transaction that begins in this round trip reads its id in a scope of its own, ended
-  // right after BEGIN, so that the id is answered before its COMMIT runs: [.., BEGIN, xid],
-  // then the rest. xid_scope: that scope (-1: none); xid_prefix: the caller's items in it.
+  // right after BEGIN, so that the id is answered before its COMMIT runs: [BEGIN, xid], then
+  // the rest. xid_scope: that scope (-1: none).
   Item xid{&sql::kCurrentXid, nullptr, {}, true, false};
   int xid_scope = -1;
-  size_t xid_prefix = 0;
   SteadyClock::time_point sent_at{};  // when the round trip in flight was sent
   Connection& c() { return **lease; }
   // The round trip's fibers and scopes are done with (its connection stays as it is).
@@ -222,27 +221,36 @@ struct Driver::Lane {
     if (solo) m.push_back(solo);
     return m;
   }
-  // The fibers whose transaction the round trip carries.
+  // The fibers whose transaction the round trip carries: the merged writes the merged
+  // transaction includes (one left out for a later transaction sent nothing), or the solo one.
   std::vector<Task*> in_tx() const {
-    if (!merge.empty()) return merge;
+    if (!merge.empty()) {
+      std::vector<Task*> out;
+      for (size_t i = 0; i < merge.size(); ++i)
+        if (commit_merge && commit_merge->included(i)) out.push_back(merge[i]);
+      return out;
+    }
     return solo ? std::vector<Task*>{solo} : std::vector<Task*>{};
   }
   // Whether the round trip carries fiber t's COMMIT.
   bool commits(const Task* t) const {
-    if (std::find(merge.begin(), merge.end(), t) != merge.end()) return true;
+    if (!merge.empty()) {
+      const auto tx = in_tx();
+      return std::find(tx.begin(), tx.end(), t) != tx.end();
+    }
     return t == solo && !t->session.pending_.empty() &&
            is_text(t->session.pending_.back(), "COMMIT");
   }
-  // Queues `s` as the round trip's next scope(s), split after its BEGIN (see xid).
+  // Queues `s` as the round trip's next scope(s): split right after its BEGIN when BEGIN comes
+  // first (see xid). A scope with statements before its BEGIN is sent whole, without the id: a
+  // failure before BEGIN must skip the transaction, as one sync scope does (never expected; its
+  // lost COMMIT would then be an unknown outcome, not a guess).
   void push_scope(Scope s) {
-    const auto b = std::find_if(s.begin(), s.end(), [](const Item* it) { return is_begin(*it); });
-    if (b == s.end()) return scopes.push_back(std::move(s));
-    xid_prefix = static_cast<size_t>(b - s.begin()) + 1;
-    Scope head(s.begin(), b + 1);
-    head.push_back(&xid);
+    if (s.empty() || !is_begin(*s.front())) return scopes.push_back(std::move(s));
+    Scope head{s.front(), &xid};
     xid_scope = static_cast<int>(scopes.size());
     scopes.push_back(std::move(head));
-    scopes.emplace_back(b + 1, s.end());
+    scopes.emplace_back(s.begin() + 1, s.end());
   }
 };
 
@@ -335,8 +343,10 @@ Driver::Lane* Driver::idle_lane(bool own) {
   size_t shared_busy = 0;
   for (auto& l : lanes_) shared_busy += l->busy && !l->owner && !l->solo;
   if (!own && shared_busy >= kSharedInFlight) return nullptr;
+  // Not one whose connection broke earlier in this pass (its send failed): it has none, and
+  // goes at the next run_fibers().
   for (auto& l : lanes_)
-    if (!l->busy && !l->owner) return l.get();
+    if (!l->busy && !l->owner && l->lease) return l.get();
   if (lanes_.size() >= max_lanes_) return nullptr;
   // The first lane may wait for the pool; more lanes only when one is free right away.
   auto lane = std::make_unique<Lane>();
@@ -478,7 +488,9 @@ void Driver::wait(std::optional<SteadyClock::time_point> deadline, bool block) {
     // and a short safety tick wake the driver.
     const bool room = tasks_.size() < max_fibers_;
     armed = room && queue_.arm(wake_fd_);
-    if (armed || !room) {
+    // Not armed with room: writes wait to be taken (no wait), unless the queue stopped (then
+    // only the lanes of the writes draining, as with no room).
+    if (armed || !room || queue_.stopped()) {
       if (armed) fds.push_back({wake_fd_, POLLIN, 0});
       timeout = armed ? -1 : 50;
       if (deadline) {
@@ -574,7 +586,7 @@ void Driver::complete(Lane& lane) {
     ScopeResult& tail = rs[h + 1];
     for (auto& r : tail.rows) head.rows.push_back(std::move(r));
     head.error = std::move(tail.error);
-    if (head.error) head.failed = tail.failed + lane.xid_prefix;
+    if (head.error) head.failed = tail.failed + 1;  // after the caller's BEGIN
     rs.erase(rs.begin() + static_cast<std::ptrdiff_t>(h) + 1);
   }
   lane.busy = false;

@@ -27,6 +27,9 @@ thread_local Fiber* t_current = nullptr;
 // thread, not per fiber: a fiber suspended inside a catch block while another fiber throws and
 // catches would find its exception freed under it. So each fiber keeps its own record, swapped
 // in and out around every switch (as Seastar and Boost.Fiber users do).
+#if defined(__ARM_EABI_UNWINDER__) || defined(_LIBCPP_ABI_VERSION)
+#error "EhGlobals mirrors libstdc++'s __cxa_eh_globals without the ARM EHABI field: check it"
+#endif
 struct EhGlobals {
   void* caught = nullptr;
   unsigned int uncaught = 0;
