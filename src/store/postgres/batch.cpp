@@ -203,7 +203,9 @@ struct Driver::Lane {
   // the rest. xid_scope: that scope (-1: none).
   Item xid{&sql::kCurrentXid, nullptr, {}, true, false};
   int xid_scope = -1;
-  SteadyClock::time_point sent_at{};  // when the round trip in flight was sent
+  // When the round trip in flight is given up unanswered: the round-trip timeout after it was
+  // sent, or sooner when a fiber of it has a deadline of its own (an outcome lookup).
+  SteadyClock::time_point give_up{};
   Connection& c() { return **lease; }
   // The round trip's fibers and scopes are done with (its connection stays as it is).
   void end_round_trip() {
@@ -459,7 +461,10 @@ void Driver::send(Lane& lane, std::vector<Task*> reads, std::vector<Task*> merge
     for (Task* t : lane.in_tx()) t->session.xid_ = 0;  // a new transaction begins
   lane.busy = true;
   try {
-    lane.sent_at = SteadyClock::now();
+    lane.give_up = SteadyClock::now() + round_trip_timeout_;
+    for (Task* t : lane.members())
+      if (t->session.deadline_ && *t->session.deadline_ < lane.give_up)
+        lane.give_up = *t->session.deadline_;
     lane.c().start(lane.scopes);
   } catch (const std::exception&) {
     fail(lane, std::current_exception());
@@ -477,8 +482,7 @@ void Driver::wait(std::optional<SteadyClock::time_point> deadline, bool block) {
     }
   // A round trip overdue is given up at its deadline, even while nothing else happens.
   for (const auto& l : lanes_)
-    if (l->busy && (!deadline || l->sent_at + round_trip_timeout_ < *deadline))
-      deadline = l->sent_at + round_trip_timeout_;
+    if (l->busy && (!deadline || l->give_up < *deadline)) deadline = l->give_up;
   int timeout = 0;
   bool armed = false;
   if (block) {
@@ -520,11 +524,9 @@ void Driver::wait(std::optional<SteadyClock::time_point> deadline, bool block) {
 
 void Driver::expire(SteadyClock::time_point now) {
   for (auto& l : lanes_)
-    if (l->busy && now >= l->sent_at + round_trip_timeout_)
-      fail(*l, std::make_exception_ptr(PgError("postgresql: no answer within " +
-                                                   std::to_string(round_trip_timeout_.count()) +
-                                                   " ms; connection given up",
-                                               "", "", true)));
+    if (l->busy && now >= l->give_up)
+      fail(*l, std::make_exception_ptr(
+                   PgError("postgresql: no answer in time; connection given up", "", "", true)));
 }
 
 void Driver::fail(Lane& lane, std::exception_ptr e) {
@@ -661,7 +663,7 @@ void Driver::complete(Lane& lane) {
       lane.scopes.assign(1, Scope{&lane.rollback});
       lane.rolling_back = true;
       lane.busy = true;
-      lane.sent_at = SteadyClock::now();
+      lane.give_up = SteadyClock::now() + round_trip_timeout_;
       try {
         lane.c().start(lane.scopes);
       } catch (const std::exception&) {

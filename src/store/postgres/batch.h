@@ -109,6 +109,9 @@ class FiberSession final : public Session {
   bool in_transaction() const override { return !queue_.empty() || open_; }
   // Suspends the fiber for `d` (a retry's backoff); the driver runs the others meanwhile.
   void sleep(std::chrono::microseconds d);
+  // Its round trips are given up (lost connection) at `t` if unanswered by then, sooner than
+  // the driver's round-trip timeout; nullopt: that timeout only.
+  void set_deadline(std::optional<SteadyClock::time_point> t) { deadline_ = t; }
 
  protected:
   std::vector<Result> send(std::vector<Item> q) override;
@@ -128,6 +131,7 @@ class FiberSession final : public Session {
   // The id of its open (or last) transaction, read in a scope of its own right after BEGIN;
   // 0 until known. A COMMIT whose answer is lost is looked up by it (CommitUncertain).
   std::int64_t xid_ = 0;
+  std::optional<SteadyClock::time_point> deadline_;
 };
 
 struct DriverMetrics {

@@ -302,6 +302,11 @@ class PgStore final : public Store {
     if (xid == 0) return Outcome::kUnknown;  // its id never came back: nothing to ask about
     const auto deadline =
         SteadyClock::now() + std::chrono::milliseconds(std::max(0, opts_.outcome_wait_ms));
+    c.set_deadline(deadline);  // a lookup never outlives the wait it is given
+    struct Clear {
+      FiberSession& c;
+      ~Clear() { c.set_deadline(std::nullopt); }
+    } clear{c};
     for (;;) {
       try {
         Result r = c.run(sql::kXactStatus, Params().add(xid));
