@@ -1,6 +1,7 @@
 #include "store/store.h"
 
-#include <future>
+#include <condition_variable>
+#include <mutex>
 #include <string_view>
 
 #include "store/postgres/pg_store.h"
@@ -9,15 +10,24 @@
 namespace appointd::store {
 
 void Store::write_sync(const WriteFn& fn) {
-  std::promise<void> p;
-  auto f = p.get_future();
-  write(fn, [&p](std::exception_ptr e) {
-    if (e)
-      p.set_exception(e);
-    else
-      p.set_value();
+  // The failure is moved, never copied, from the store's thread to this one, under a mutex: this
+  // thread then holds its only reference and destroys it after reading it. (A copy released on
+  // the store's thread afterwards, as std::promise::set_exception leaves one, would destroy the
+  // exception there while this thread reads it, as far as ThreadSanitizer can tell: libstdc++'s
+  // reference count is not instrumented.)
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::exception_ptr failure;
+  write(fn, [&](std::exception_ptr e) {
+    std::lock_guard lock(mu);
+    failure = std::move(e);
+    done = true;
+    cv.notify_one();  // under the lock: this frame's mutex and condvar outlive the call
   });
-  f.get();
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return done; });
+  if (failure) std::rethrow_exception(std::move(failure));
 }
 
 std::unique_ptr<Store> open_store(const Options& opts) {

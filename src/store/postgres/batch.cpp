@@ -41,6 +41,23 @@ Kind kind_of(const std::vector<Item>& q) {
   return is_text(q.back(), "COMMIT") && !rolls_back_a_level ? Kind::kMergeable : Kind::kWhole;
 }
 
+// A failure of its own for each write that shares it: every write's completion may carry its
+// exception to another thread, and one object shared by several would be read on one thread
+// while destroyed on another.
+std::exception_ptr own_copy(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const PgError& p) {
+    return std::make_exception_ptr(p);
+  } catch (const StoreUnavailable& u) {
+    return std::make_exception_ptr(StoreUnavailable(u.what()));
+  } catch (const StoreError& x) {
+    return std::make_exception_ptr(StoreError(x.what()));
+  } catch (...) {
+    return std::current_exception();
+  }
+}
+
 // Whether a transaction of the fiber is open after its round trip `q` had outcome `r`.
 bool open_after(bool open_before, const std::vector<Item>& q, const ScopeResult& r) {
   const size_t ran = r.error ? r.failed : q.size();  // items before it ran; it failed
@@ -330,7 +347,10 @@ void Driver::run_fibers() {
         lane->lease.reset();
       }
     try {
-      t.job.done(t.result);
+      // Moved, not copied: the exception then ends on the thread that handles it (the
+      // completion may hand it to another thread; a release here afterwards would destroy it
+      // there, unseen by ThreadSanitizer through libstdc++'s uninstrumented reference count).
+      t.job.done(std::move(t.result));
     } catch (...) {
       obs::log_error("write completion threw");
     }
@@ -398,7 +418,7 @@ void Driver::dispatch() {
   // runs again or answers 503, as it would alone.
   auto no_connection = [&](const std::vector<Task*>& tasks) {
     for (Task* t : tasks) {
-      t->session.failure_ = std::current_exception();
+      t->session.failure_ = own_copy(std::current_exception());
       t->session.pending_.clear();
       t->session.state_ = FiberSession::State::kRunnable;
     }
@@ -556,7 +576,7 @@ void Driver::fail(Lane& lane, std::exception_ptr e) {
         lane.commits(t)
             ? std::make_exception_ptr(CommitUncertain(
                   what + " (after COMMIT was sent: its outcome is unknown)", t->session.xid_))
-            : e;
+            : own_copy(e);
     t->session.pending_.clear();
     t->session.open_ = false;
     t->session.state_ = FiberSession::State::kRunnable;
