@@ -565,11 +565,9 @@ void Driver::fail(Lane& lane, std::exception_ptr e) {
     what = ex.what();
   } catch (...) {
   }
+  if (xid)
+    for (Task* t : lane.in_tx()) t->session.xid_ = xid;
   for (Task* t : lane.members()) {
-    if (xid && lane.xid_scope >= 0) {
-      const auto tx = lane.in_tx();
-      if (std::find(tx.begin(), tx.end(), t) != tx.end()) t->session.xid_ = xid;
-    }
     // Its COMMIT may have run (even when start() failed part-way: what was flushed may have
     // reached the server): only the database can tell, by the transaction's id.
     t->session.failure_ =
